@@ -1,0 +1,80 @@
+"""The process catalogue (config/processes.yaml): named blocks of Pythia settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+DEFAULT_CATALOGUE = Path(__file__).resolve().parents[2] / "config" / "processes.yaml"
+EXTERNAL_LHE = "external_lhe"
+_KEYS = {"id", "description", "category", "settings", "spin_correlation", "truth_pdg_ids"}
+
+
+class CatalogueError(ValueError):
+    """The catalogue file is malformed or a process name is unknown."""
+
+
+@dataclass(frozen=True)
+class Process:
+    name: str
+    id: int
+    description: str
+    category: str
+    settings: tuple[str, ...]
+    spin_correlation: bool = False
+    truth_pdg_ids: tuple[int, ...] = field(default_factory=tuple)
+
+
+def load_catalogue(path: str | Path = DEFAULT_CATALOGUE) -> dict[str, Process]:
+    """Read and check the catalogue: known keys only, integer ids, no id used twice."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as error:
+        raise CatalogueError(f"cannot read process catalogue {path}: {error}") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("processes"), dict):
+        raise CatalogueError(f"{path}: expected a top-level 'processes:' mapping")
+    catalogue: dict[str, Process] = {}
+    seen_ids: dict[int, str] = {}
+    for name, entry in raw["processes"].items():
+        if not isinstance(entry, dict):
+            raise CatalogueError(f"{path}: process '{name}' must be a mapping")
+        unknown = set(entry) - _KEYS
+        if unknown:
+            raise CatalogueError(
+                f"{path}: process '{name}' has unknown key(s) {sorted(unknown)}; "
+                f"allowed: {sorted(_KEYS)}"
+            )
+        pid = entry.get("id")
+        if not isinstance(pid, int) or isinstance(pid, bool) or pid < 0:
+            raise CatalogueError(f"{path}: process '{name}' needs a non-negative integer 'id'")
+        if pid in seen_ids:
+            raise CatalogueError(
+                f"{path}: processes '{seen_ids[pid]}' and '{name}' share id {pid}"
+            )
+        seen_ids[pid] = name
+        settings = entry.get("settings") or []
+        if not all(isinstance(s, str) for s in settings):
+            raise CatalogueError(f"{path}: process '{name}': settings must be strings")
+        catalogue[name] = Process(
+            name=name,
+            id=pid,
+            description=str(entry.get("description", "")),
+            category=str(entry.get("category", "")),
+            settings=tuple(settings),
+            spin_correlation=bool(entry.get("spin_correlation", False)),
+            truth_pdg_ids=tuple(int(i) for i in entry.get("truth_pdg_ids") or ()),
+        )
+    return catalogue
+
+
+def get_process(name: str, path: str | Path = DEFAULT_CATALOGUE) -> Process:
+    catalogue = load_catalogue(path)
+    if name not in catalogue:
+        raise CatalogueError(
+            f"unknown process '{name}'; known processes: {', '.join(sorted(catalogue))} "
+            f"(add one to {path})"
+        )
+    return catalogue[name]

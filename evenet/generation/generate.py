@@ -1,0 +1,136 @@
+"""One generation shard: Pythia → detector → truth → matching → ROOT ntuple."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import awkward as ak
+import numpy as np
+
+from evenet import SCHEMA_VERSION
+from evenet.generation.catalogue import Process
+from evenet.generation.detector import Detector, RecoObjects
+from evenet.generation.matching import JET_PARTON_IDS, leaf_partons, match
+from evenet.generation.ntuple import NtupleWriter, atomic_root_file, collection
+from evenet.generation.particles import FlatParticles, flatten_batch
+from evenet.generation.progress import Progress
+from evenet.generation.pythia_driver import build_pythia
+from evenet.generation.truth import hard_process
+
+# Events buffered before a TTree basket is written (fewer, larger baskets read faster).
+FLUSH_EVENTS = 2000
+# Independent stream for detector smearing, so Pythia's stream is untouched by it.
+_DETECTOR_STREAM = 0x5EED
+
+
+@dataclass
+class ShardSummary:
+    output: Path
+    events: int
+    seconds: float
+    xsec_pb: float
+    xsec_err_pb: float
+    sum_weights: float
+
+
+def event_arrays(flat: FlatParticles, reco: RecoObjects, process: Process, matching: dict) -> dict:
+    """All per-event branches of one batch (without run/event/process/weight/seed)."""
+    n = flat.n_events
+    gen = hard_process(flat, process.truth_pdg_ids)
+    gen_event = gen["_event"]
+    gen_offsets = np.concatenate([[0], np.cumsum(np.bincount(gen_event, minlength=n))])
+    gen_local = np.arange(len(gen_event)) - gen_offsets[gen_event]
+    leaf = leaf_partons(gen["genPartIdxMother"], gen_event)
+    abs_pdg = np.abs(gen["pdgId"])
+
+    def matched(obj, allowed, max_dr):
+        return match(obj["_event"], obj["eta"], obj["phi"], gen_event, gen["eta"], gen["phi"],
+                     allowed, gen_local, n, max_dr)
+
+    jets = dict(reco.jets)
+    jets["genPartIdx"] = matched(jets, leaf & np.isin(abs_pdg, JET_PARTON_IDS), matching["jet_max_dr"])
+    arrays = {"Jet": collection(jets, jets["_event"], n, "Jet")}
+    for name, pdg, iso_name in (("Muon", 13, "pfRelIso04_all"), ("Electron", 11, "pfRelIso03_all")):
+        obj = dict(reco.leptons[name])
+        obj[iso_name] = obj["iso"]
+        obj["genPartIdx"] = matched(obj, abs_pdg == pdg, matching["lepton_max_dr"])
+        arrays[name] = collection(obj, obj["_event"], n, name)
+    arrays["MET_pt"] = reco.met_pt.astype(np.float32)
+    arrays["MET_phi"] = reco.met_phi.astype(np.float32)
+    arrays["GenPart"] = collection(gen, gen_event, n, "GenPart")
+    return arrays
+
+
+def _weights(batch) -> np.ndarray:
+    """Nominal event weight (LHE XWGTUP with its sign, or the generator bias weight)."""
+    return ak.to_numpy(ak.firsts(batch.info.weights)).astype(np.float64)
+
+
+def generate_shard(
+    process: Process,
+    n_events: int,
+    seed: int,
+    output: str | Path,
+    config: dict,
+    lhe: str | Path | None = None,
+    progress: bool = True,
+) -> ShardSummary:
+    """Generate ``n_events`` (fewer if an LHE file ends first) into ``output``."""
+    output = Path(output)
+    gen_cfg, det_cfg = config["generation"], config["detector"]
+    start = time.perf_counter()
+    run = build_pythia(process, seed, gen_cfg["pythia_settings"], lhe=lhe)
+    detector = Detector(det_cfg, np.random.default_rng([_DETECTOR_STREAM, seed]))
+    meter = Progress(process.name, n_events, enabled=progress)
+    done, sum_w, sum_w2 = 0, 0.0, 0.0
+    with atomic_root_file(output) as file:
+        writer = NtupleWriter(file)
+        pending: list[dict] = []
+        pending_events = 0
+        for batch in run.batches(n_events, gen_cfg["batch_size"]):
+            flat = flatten_batch(batch)
+            weight = _weights(batch)
+            count = len(weight)
+            arrays = {
+                "run": np.full(count, seed, np.int32),
+                "event": np.arange(done, done + count, dtype=np.int64),
+                "process_id": np.full(count, process.id, np.int32),
+                "weight": weight.astype(np.float32),
+                "seed": np.full(count, seed, np.int32),
+            }
+            arrays.update(event_arrays(flat, detector.reconstruct(flat), process, det_cfg["matching"]))
+            pending.append(arrays)
+            pending_events += count
+            done += count
+            sum_w += float(weight.sum())
+            sum_w2 += float((weight * weight).sum())
+            if pending_events >= FLUSH_EVENTS:
+                writer.extend(_concatenate(pending))
+                pending, pending_events = [], 0
+            meter.update(done)
+        if pending:
+            writer.extend(_concatenate(pending))
+        if done == 0:
+            raise RuntimeError(f"no events were generated for '{process.name}'")
+        xsec, xsec_err = run.cross_section_pb()
+        writer.write_runs({
+            "run": seed, "process_id": process.id, "seed": seed, "genEventCount": done,
+            "genEventSumw": sum_w, "genEventSumw2": sum_w2, "xsec_pb": xsec,
+            "xsec_err_pb": xsec_err, "n_tried": run.hook.tried if run.hook else 0,
+            "veto_acceptance": run.hook.acceptance if run.hook else 1.0,
+            "schema_version": SCHEMA_VERSION,
+        })
+    meter.update(done, force=True)
+    return ShardSummary(output, done, time.perf_counter() - start, xsec, xsec_err, sum_w)
+
+
+def _concatenate(parts: list[dict]) -> dict:
+    if len(parts) == 1:
+        return parts[0]
+    out = {}
+    for key, first in parts[0].items():
+        values = [p[key] for p in parts]
+        out[key] = ak.concatenate(values) if isinstance(first, ak.Array) else np.concatenate(values)
+    return out

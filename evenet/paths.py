@@ -1,0 +1,91 @@
+"""Every output path of the workflow, in one place. Rules call these; they never build paths.
+
+Layout below ``config['output_dir']`` (``{out}``):
+
+    {out}/ntuples/{sample}/{sample}_{shard}.root      reconstruction ntuples (rule generate)
+    {out}/logs/{rule}/{sample}_{shard}.log            log of one job
+    {out}/benchmarks/{rule}/{sample}_{shard}.tsv      Snakemake benchmark of one job
+
+Concrete paths write the shard index zero-padded to ``SHARD_DIGITS`` digits (``ttbar_007``);
+the ``*_pattern`` functions return the same paths with Snakemake wildcards ``{sample}`` and
+``{shard}`` in place, so a concrete path parsed with the pattern gives back (sample, shard)
+and formatting the pattern with them gives back the concrete path.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from evenet.config import samples, shards
+
+SHARD_DIGITS = 3
+# Wildcard constraints of the workflow (the Snakefile uses these).
+SAMPLE_REGEX = r"[A-Za-z0-9_]+"
+SHARD_REGEX = r"\d+"
+WILDCARD_CONSTRAINTS = {"sample": SAMPLE_REGEX, "shard": SHARD_REGEX}
+
+
+def output_dir(config: Mapping[str, Any]) -> Path:
+    """Root of all outputs: ``config['output_dir']`` with ``~`` and $VARIABLES expanded."""
+    return Path(os.path.expandvars(os.path.expanduser(str(config["output_dir"]))))
+
+
+def shard_label(shard: int) -> str:
+    """The shard index as written in file names: zero-padded, ``7 -> '007'``."""
+    if int(shard) < 0:
+        raise ValueError(f"shard index must be >= 0, got {shard}")
+    return f"{int(shard):0{SHARD_DIGITS}d}"
+
+
+def _root(config: Mapping[str, Any]) -> str:
+    # Braces in a user's directory name would read as wildcards: escape them in patterns.
+    return str(output_dir(config)).replace("{", "{{").replace("}", "}}")
+
+
+# --- ntuples ---------------------------------------------------------------------------------
+
+
+def ntuple_pattern(config: Mapping[str, Any]) -> str:
+    """Wildcard pattern of a reconstruction ntuple (wildcards: sample, shard)."""
+    return str(Path(_root(config)) / "ntuples" / "{sample}" / "{sample}_{shard}.root")
+
+
+def ntuple(config: Mapping[str, Any], sample: str, shard: int) -> Path:
+    """Reconstruction ntuple of shard ``shard`` of ``sample``."""
+    return output_dir(config) / "ntuples" / sample / f"{sample}_{shard_label(shard)}.root"
+
+
+def sample_ntuples(config: Mapping[str, Any], sample: str) -> list[Path]:
+    """Every ntuple of one sample, in shard order."""
+    return [ntuple(config, sample, shard) for shard, _ in shards(config, sample)]
+
+
+def all_ntuples(config: Mapping[str, Any]) -> list[Path]:
+    """Every ntuple the configuration asks for (the target of rule generate_all)."""
+    return [path for sample in samples(config) for path in sample_ntuples(config, sample)]
+
+
+# --- logs and benchmarks ---------------------------------------------------------------------
+
+
+def log_pattern(config: Mapping[str, Any], rule: str) -> str:
+    """Wildcard pattern of the log of a per-shard job of ``rule``."""
+    return str(Path(_root(config)) / "logs" / rule / "{sample}_{shard}.log")
+
+
+def log(config: Mapping[str, Any], rule: str, sample: str, shard: int) -> Path:
+    """Log of the ``rule`` job for shard ``shard`` of ``sample``."""
+    return output_dir(config) / "logs" / rule / f"{sample}_{shard_label(shard)}.log"
+
+
+def benchmark_pattern(config: Mapping[str, Any], rule: str) -> str:
+    """Wildcard pattern of the benchmark (TSV) of a per-shard job of ``rule``."""
+    return str(Path(_root(config)) / "benchmarks" / rule / "{sample}_{shard}.tsv")
+
+
+def benchmark(config: Mapping[str, Any], rule: str, sample: str, shard: int) -> Path:
+    """Benchmark (TSV) of the ``rule`` job for shard ``shard`` of ``sample``."""
+    return output_dir(config) / "benchmarks" / rule / f"{sample}_{shard_label(shard)}.tsv"

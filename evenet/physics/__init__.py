@@ -1,0 +1,1 @@
+"""Pure kinematics shared by generation and analyses (numpy / awkward friendly)."""
