@@ -30,6 +30,7 @@ class ShardSummary:
     output: Path
     events: int
     seconds: float
+    init_seconds: float  # Pythia initialisation, part of ``seconds``
     xsec_pb: float
     xsec_err_pb: float
     sum_weights: float
@@ -82,6 +83,7 @@ def generate_shard(
     gen_cfg, det_cfg = config["generation"], config["detector"]
     start = time.perf_counter()
     run = build_pythia(process, seed, gen_cfg["pythia_settings"], lhe=lhe)
+    init_seconds = time.perf_counter() - start
     detector = Detector(det_cfg, np.random.default_rng([_DETECTOR_STREAM, seed]))
     meter = Progress(process.name, n_events, enabled=progress)
     done, sum_w, sum_w2 = 0, 0.0, 0.0
@@ -118,12 +120,13 @@ def generate_shard(
         writer.write_runs({
             "run": seed, "process_id": process.id, "seed": seed, "genEventCount": done,
             "genEventSumw": sum_w, "genEventSumw2": sum_w2, "xsec_pb": xsec,
-            "xsec_err_pb": xsec_err, "n_tried": run.hook.tried if run.hook else 0,
+            "xsec_err_pb": xsec_err,
+            "sqrt_s_gev": run.pythia.infoPython().eCM(), "n_tried": run.hook.tried if run.hook else 0,
             "veto_acceptance": run.hook.acceptance if run.hook else 1.0,
             "schema_version": SCHEMA_VERSION,
         })
     meter.update(done, force=True)
-    return ShardSummary(output, done, time.perf_counter() - start, xsec, xsec_err, sum_w)
+    return ShardSummary(output, done, time.perf_counter() - start, init_seconds, xsec, xsec_err, sum_w)
 
 
 def _concatenate(parts: list[dict]) -> dict:

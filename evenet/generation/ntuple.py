@@ -7,7 +7,8 @@ Events (float32 / int32; ``event`` int64 like NanoAOD's ULong64_t):
   genPartIdxMother,pt,eta,phi,mass}.
 Runs (one entry per file, float64 / int64): run, process_id, seed, genEventCount,
   genEventSumw, genEventSumw2 (NanoAOD's names), xsec_pb and xsec_err_pb (Pythia's
-  estimate before any veto), n_tried (hard processes tried by the spin-correlation veto,
+  estimate before any veto), sqrt_s_gev (collision energy, from the LHE file for external
+  input), n_tried (hard processes tried by the spin-correlation veto,
   0 without it), veto_acceptance, schema_version.
 
 Files are written under a temporary name and renamed when complete.
@@ -44,7 +45,7 @@ COLLECTIONS = {
 RUNS_BRANCHES = {"run": np.int32, "process_id": np.int32, "seed": np.int32,
                  "genEventCount": np.int64, "genEventSumw": np.float64,
                  "genEventSumw2": np.float64, "xsec_pb": np.float64, "xsec_err_pb": np.float64,
-                 "n_tried": np.int64, "veto_acceptance": np.float64, "schema_version": np.int32}
+                 "sqrt_s_gev": np.float64, "n_tried": np.int64, "veto_acceptance": np.float64, "schema_version": np.int32}
 
 
 def collection(fields: dict[str, np.ndarray], event: np.ndarray, n_events: int, name: str) -> ak.Array:

@@ -55,22 +55,25 @@ class PythiaRun:
         nextBatch silently drops failed events, so a batch can be short or empty.
         """
         done, empty = 0, 0
-        info = self.pythia.infoPython()
         while done < n_events:
             batch = self.pythia.nextBatch(min(batch_size, n_events - done))
             if len(batch):
                 empty = 0
                 done += len(batch)
                 yield batch
-            elif not (self.from_lhe and info.atEndOfFile()):
+            elif not self._lhe_finished():
                 empty += 1
                 if empty > _MAX_EMPTY_BATCHES:
                     raise GenerationError(
                         f"Pythia failed to produce events for '{self.process.name}' "
                         f"{_MAX_EMPTY_BATCHES} batches in a row (after {done} events)"
                     )
-            if self.from_lhe and info.atEndOfFile():
+            if self._lhe_finished():
                 return
+
+    def _lhe_finished(self) -> bool:
+        # infoPython() returns a snapshot: ask again every time.
+        return self.from_lhe and self.pythia.infoPython().atEndOfFile()
 
 
 def build_pythia(

@@ -1,0 +1,81 @@
+"""Benchmarks behind `evenet bench ...`: each returns one flat dict (printed as JSON)."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+
+def device_description() -> str:
+    """CPU model and the cores this process may use."""
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"cpu: {model} ({len(os.sched_getaffinity(0))} cores available)"
+
+
+class _Clock:
+    """Wall and CPU time of a block (CPU summed over this process's threads)."""
+
+    def __enter__(self):
+        self.wall0, self.cpu0 = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc):
+        self.wall = time.perf_counter() - self.wall0
+        self.cpu = time.process_time() - self.cpu0
+
+
+def bench_generate(process, n_events: int, seed: int, config: dict, lhe=None) -> dict:
+    """Full generation stage vs. plain Pythia on the same events (same seed, same hook)."""
+    from evenet.generation.generate import generate_shard
+    from evenet.generation.pythia_driver import build_pythia
+
+    gen = config["generation"]
+    # Rates exclude initialisation (the same in both) and count events only.
+    run = build_pythia(process, seed, gen["pythia_settings"], lhe=lhe)
+    with _Clock() as pythia_clock:
+        pythia_events = sum(len(b) for b in run.batches(n_events, gen["batch_size"]))
+    with tempfile.TemporaryDirectory(prefix="evenet-bench-") as tmp:
+        output = Path(tmp) / "bench.root"
+        with _Clock() as full_clock:
+            summary = generate_shard(process, n_events, seed, output, config, lhe=lhe,
+                                     progress=False)
+        size = output.stat().st_size
+    wall = pythia_clock.wall + full_clock.wall
+    full_seconds = summary.seconds - summary.init_seconds
+    pythia_rate = pythia_events / pythia_clock.wall
+    return {
+        "bench": "generate",
+        "device": device_description(),
+        "process": process.name,
+        "events": summary.events,
+        "events_per_s": summary.events / full_seconds,
+        "pythia_events_per_s": pythia_rate,
+        # Extra time of detector + truth + matching + writing relative to Pythia's own time.
+        "overhead_fraction": pythia_rate * full_seconds / summary.events - 1.0,
+        "seconds_full": full_seconds,
+        "seconds_pythia": pythia_clock.wall,
+        "seconds_init": summary.init_seconds,
+        "bytes_per_event": size / summary.events,
+        "cpu_per_wall": (pythia_clock.cpu + full_clock.cpu) / wall,
+    }
+
+
+def print_result(result: dict, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(result, sort_keys=False))
+        return
+    width = max(len(k) for k in result)
+    for key, value in result.items():
+        text = f"{value:.4g}" if isinstance(value, float) else str(value)
+        print(f"{key:<{width}}  {text}")

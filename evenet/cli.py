@@ -1,0 +1,142 @@
+"""`evenet` command line: generate | bench (more stages join as they land).
+
+Every subcommand runs the same functions a Snakemake rule calls. Bad input gives one
+line on stderr ("evenet: error: ...") and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from evenet.generation.catalogue import EXTERNAL_LHE, CatalogueError
+
+
+class UsageError(ValueError):
+    """A command-line argument is unusable; the message says what to fix."""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+def _add_generation_args(parser: argparse.ArgumentParser, output_required: bool) -> None:
+    parser.add_argument("--process", help="process name from config/processes.yaml "
+                        f"(default with --lhe: {EXTERNAL_LHE})")
+    parser.add_argument("--events", type=_positive_int, required=True, help="events to generate")
+    parser.add_argument("--seed", type=_positive_int, default=1,
+                        help="Pythia seed, also the ntuple's run number (1..900000000)")
+    parser.add_argument("--lhe", help="shower this LHE file (.lhe or .lhe.gz) instead of a "
+                        "built-in process; beams and energy come from the file")
+    parser.add_argument("--config", nargs="+", default=None, metavar="CFG",
+                        help="config files in layering order (default: config/config.yaml)")
+    parser.add_argument("--catalogue", default=None, help="process catalogue "
+                        "(default: config/processes.yaml)")
+    if output_required:
+        parser.add_argument("--output", required=True, help="ROOT file to write")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad argument in one line (no usage dump), exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"evenet: error: {message} (see '{self.prog} --help')\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="evenet", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    generate = commands.add_parser("generate", help="Pythia 8 + detector -> ROOT ntuple")
+    _add_generation_args(generate, output_required=True)
+
+    bench = commands.add_parser("bench", help="benchmarks, one JSON object each with --json")
+    benches = bench.add_subparsers(dest="bench", required=True, parser_class=_Parser)
+    bench_generate = benches.add_parser("generate", help="generation stage vs. plain Pythia")
+    _add_generation_args(bench_generate, output_required=False)
+    bench_generate.add_argument("--json", action="store_true", help="print one JSON object")
+    return parser
+
+
+def _resolve(args):
+    """Config, process and inputs of a generation command, checked."""
+    from evenet.config import default_config_path, load_config
+    from evenet.generation.catalogue import DEFAULT_CATALOGUE, get_process
+    from evenet.generation.seeds import PYTHIA_MAX_SEED
+
+    if args.seed > PYTHIA_MAX_SEED:
+        raise UsageError(f"--seed must be at most {PYTHIA_MAX_SEED} (Pythia's range), got {args.seed}")
+    config = load_config(args.config or [default_config_path()])
+    name = args.process or (EXTERNAL_LHE if args.lhe else None)
+    if name is None:
+        raise UsageError("give --process NAME (or --lhe FILE to shower external events)")
+    process = get_process(name, args.catalogue or DEFAULT_CATALOGUE)
+    lhe = None
+    if args.lhe:
+        from evenet.generation.lhe import check_lhe
+
+        lhe = check_lhe(args.lhe)
+    output = getattr(args, "output", None)
+    if output is not None:
+        output = Path(output)
+        if output.suffix != ".root":
+            raise UsageError(f"--output must end in .root, got {output}")
+        if not output.parent.is_dir():
+            raise UsageError(f"output directory {output.parent} does not exist (create it first)")
+    return config, process, lhe, output
+
+
+def _generate(args) -> int:
+    from evenet.generation.generate import generate_shard
+    from evenet.generation.lhe import readable_lhe
+
+    config, process, lhe, output = _resolve(args)
+    with readable_lhe(lhe) as lhe_path:
+        summary = generate_shard(process, args.events, args.seed, output, config,
+                                 lhe=lhe_path, progress=not args.quiet)
+    print(
+        f"wrote {summary.output}: {summary.events} events of {process.name} in "
+        f"{summary.seconds:.1f} s, sigma = {summary.xsec_pb:.4g} +- {summary.xsec_err_pb:.2g} pb",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _bench_generate(args) -> int:
+    from evenet.bench import bench_generate, print_result
+    from evenet.generation.lhe import readable_lhe
+
+    config, process, lhe, _ = _resolve(args)
+    with readable_lhe(lhe) as lhe_path:
+        result = bench_generate(process, args.events, args.seed, config, lhe=lhe_path)
+    print_result(result, as_json=args.json)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from evenet.config import ConfigError
+    from evenet.generation.lhe import LHEError
+    from evenet.generation.pythia_driver import GenerationError
+
+    args = build_parser().parse_args(argv)
+    handlers = {"generate": _generate, "bench": _bench_generate}
+    try:
+        return handlers[args.command](args)
+    except (UsageError, ConfigError, CatalogueError, LHEError, GenerationError) as error:
+        print(f"evenet: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("evenet: interrupted; no partial output was kept", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,111 @@
+"""`evenet generate` and `evenet bench`: bad input gives one clear line, never a traceback,
+and nothing already written is lost."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import uproot
+
+from evenet.cli import main
+
+
+def _error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert err[0].startswith("evenet: error: ")
+    return err[0]
+
+
+def _run(argv, capsys):
+    try:
+        code = main(argv)
+    except SystemExit as stop:  # argparse
+        code = stop.code
+    return code
+
+
+@pytest.mark.parametrize(
+    "argv, says",
+    [
+        (["--process", "no_such_process", "--events", "5"], "unknown process 'no_such_process'"),
+        (["--process", "ttbar_dilepton", "--events", "0"], "positive integer"),
+        (["--process", "ttbar_dilepton", "--events", "-3"], "positive integer"),
+        (["--lhe", "/no/such/file.lhe", "--events", "5"], "does not exist"),
+        (["--events", "5"], "give --process"),
+        (["--process", "ttbar_dilepton", "--events", "5", "--seed", "999999999999"], "at most"),
+    ],
+)
+def test_bad_arguments_give_one_error_line(argv, says, capsys, tmp_path):
+    code = _run(["generate", *argv, "--output", str(tmp_path / "out.root")], capsys)
+    assert code == 2
+    assert says in _error_line(capsys)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_output_directory(capsys, tmp_path):
+    out = tmp_path / "missing" / "out.root"
+    assert _run(["generate", "--process", "ttbar_dilepton", "--events", "5", "--output", str(out)], capsys) == 2
+    assert "does not exist" in _error_line(capsys)
+
+
+def test_file_that_is_not_lhe(capsys, tmp_path):
+    fake = tmp_path / "fake.lhe"
+    fake.write_text("this is not a Les Houches file\n")
+    code = _run(["generate", "--lhe", str(fake), "--events", "5", "--output", str(tmp_path / "o.root")], capsys)
+    assert code == 2
+    assert "not an LHE file" in _error_line(capsys)
+
+
+def test_unknown_config_key_is_named(capsys, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("detector:\n  jets:\n    radus: 0.4\n")
+    from evenet.config import default_config_path
+
+    code = _run(["generate", "--process", "ttbar_dilepton", "--events", "5", "--output",
+                 str(tmp_path / "o.root"), "--config", str(default_config_path()), str(bad)], capsys)
+    assert code == 2
+    assert "radus" in capsys.readouterr().err
+
+
+def test_failed_run_keeps_the_existing_output(capsys, tmp_path):
+    """A Pythia setting that fails at init must not clobber a previous good file."""
+    catalogue = tmp_path / "processes.yaml"
+    catalogue.write_text(
+        "processes:\n  broken:\n    id: 99\n    settings: ['Top:gg2ttbar = on', 'NoSuchGroup:noSuchFlag = on']\n"
+    )
+    out = tmp_path / "out.root"
+    out.write_bytes(b"previous good content")
+    code = _run(["generate", "--process", "broken", "--catalogue", str(catalogue), "--events", "5",
+                 "--output", str(out)], capsys)
+    assert code == 2
+    assert "NoSuchGroup:noSuchFlag" in _error_line(capsys)
+    assert out.read_bytes() == b"previous good content"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.root", "processes.yaml"]
+
+
+def test_generate_writes_a_readable_file_and_reports_progress(capsys, tmp_path):
+    out = tmp_path / "tt.root"
+    assert main(["generate", "--process", "ttbar_dilepton", "--events", "20", "--seed", "4",
+                 "--output", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "20/20 events" in err and "ev/s" in err
+    with uproot.open(out) as f:
+        assert f["Events"].num_entries == 20
+
+
+def test_bench_generate_prints_one_json_object(tmp_path):
+    """stdout must hold the JSON alone (fastjet's banner and Pythia's listings silenced)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "evenet.cli", "bench", "generate", "--process", "ttbar_dilepton",
+         "--events", "30", "--json"],
+        capture_output=True, text=True, check=True, cwd=tmp_path,
+    )
+    record = json.loads(result.stdout)
+    for key in ("bench", "device", "cpu_per_wall", "events_per_s", "pythia_events_per_s"):
+        assert key in record
+    assert record["bench"] == "generate" and record["events"] == 30
+    assert record["events_per_s"] > 0 and record["pythia_events_per_s"] > 0

@@ -1,0 +1,211 @@
+"""Configuration (evenet/config.py, workflow/schemas/config.schema.yaml, config/*.yaml)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import yaml
+
+from evenet.config import (
+    ConfigError,
+    default_config_path,
+    load_config,
+    load_schema,
+    samples,
+    shard_events,
+    shards,
+    snakemake_configfiles,
+)
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def _schema_defaults(schema: dict):
+    """The config an empty file yields: every default, recursively."""
+    if schema.get("type") == "object" and "properties" in schema:
+        return {k: _schema_defaults(v) for k, v in schema["properties"].items()}
+    return schema.get("default")
+
+
+def test_base_config_validates():
+    config = load_config([default_config_path()])
+    assert config["generation"]["events_per_shard"] > 0
+    assert samples(config) == list(config["generation"]["samples"])
+
+
+@pytest.mark.parametrize("override", ["ci.yaml", "perlmutter.yaml"])
+def test_overrides_validate(override):
+    load_config([default_config_path(), REPO / "config" / override])
+
+
+def test_empty_file_gets_every_default_at_every_depth(tmp_path):
+    """Nested objects that a file omits entirely are created and filled from the schema."""
+    config = load_config([_write(tmp_path / "empty.yaml", "")])
+    assert config == _schema_defaults(load_schema())
+    assert config["detector"]["jets"]["resolution"]["stochastic"] == 1.0
+    assert config["generation"]["only_samples"] is None
+
+
+def test_partial_nested_object_keeps_values_and_fills_the_rest(tmp_path):
+    config = load_config([_write(tmp_path / "c.yaml", "detector: {jets: {radius: 0.8}}\n")])
+    assert config["detector"]["jets"]["radius"] == 0.8
+    assert config["detector"]["jets"]["min_pt_gev"] == 15.0
+    assert config["detector"]["muons"]["efficiency"] == 0.95
+
+
+def test_schema_defaults_match_config_yaml():
+    """Defaults live in the schema and in config/config.yaml; they must not drift apart
+    (generation.samples excepted: the schema's default is no sample at all)."""
+    defaults = _schema_defaults(load_schema())
+    filled = load_config([default_config_path()])
+    assert filled["generation"].pop("samples")
+    assert defaults["generation"].pop("samples") == {}
+    assert filled == defaults
+
+
+def test_every_schema_key_is_described():
+    def walk(schema, path):
+        assert "description" in schema, f"no description at {path or '(top level)'}"
+        if path:
+            assert "default" in schema, f"no default at {path}"
+        if schema.get("type") == "object":
+            assert "additionalProperties" in schema, f"{path}: unknown keys must be refused"
+        for key, sub in schema.get("properties", {}).items():
+            walk(sub, f"{path}.{key}".lstrip("."))
+
+    walk(load_schema(), "")
+
+
+def test_unknown_key_error_names_key_and_file(tmp_path):
+    """A mistyped key must fail loudly, naming the key path, the allowed keys and the file."""
+    bad = _write(tmp_path / "bad.yaml", "detector:\n  jets:\n    radus: 0.5\n")
+    with pytest.raises(ConfigError) as info:
+        load_config([default_config_path(), bad])
+    message = str(info.value)
+    assert "'detector.jets.radus'" in message
+    assert "allowed: radius" in message
+    assert str(bad) in message
+
+
+def test_unknown_top_level_key(tmp_path):
+    bad = _write(tmp_path / "bad.yaml", "outptu_dir: x\n")
+    with pytest.raises(ConfigError, match="'outptu_dir' is not allowed"):
+        load_config([default_config_path(), bad])
+
+
+def test_wrong_type_error_names_key_and_file(tmp_path):
+    bad = _write(tmp_path / "bad.yaml", "generation:\n  events_per_shard: many\n")
+    with pytest.raises(ConfigError) as info:
+        load_config([default_config_path(), bad])
+    message = str(info.value)
+    assert "'generation.events_per_shard' must be of type integer" in message
+    assert str(bad) in message
+    assert ValueError in type(info.value).__mro__
+
+
+@pytest.mark.parametrize(
+    "text, key",
+    [
+        ("generation: {samples: {ww: 0}}", "generation.samples.ww"),
+        ("generation: {samples: {ww: 1.5}}", "generation.samples.ww"),
+        ("generation: {events_per_shard: 0}", "generation.events_per_shard"),
+        ("detector: {btag: {efficiency_b: 1.5}}", "detector.btag.efficiency_b"),
+        ("generation: {only_samples: [nope]}", "generation.only_samples"),
+    ],
+)
+def test_invalid_values_are_refused(tmp_path, text, key):
+    bad = _write(tmp_path / "bad.yaml", text + "\n")
+    with pytest.raises(ConfigError, match=rf"'{key}'"):
+        load_config([default_config_path(), bad])
+
+
+def test_later_files_override_earlier_ones(tmp_path):
+    first = _write(tmp_path / "a.yaml", "seed: 1\ngeneration: {samples: {ww: 10}}\n")
+    second = _write(tmp_path / "b.yaml", "seed: 2\ngeneration: {samples: {zz: 20}}\n")
+    config = load_config([first, second])
+    assert config["seed"] == 2
+    assert config["generation"]["samples"] == {"ww": 10, "zz": 20}  # mappings merge
+
+
+def test_missing_file_and_non_mapping(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config([tmp_path / "nope.yaml"])
+    with pytest.raises(ConfigError, match="mapping"):
+        load_config([_write(tmp_path / "list.yaml", "- 1\n")])
+
+
+def _gen(samples_, per_shard=100, only=None):
+    return {"generation": {"samples": samples_, "events_per_shard": per_shard,
+                           "only_samples": only}}
+
+
+@pytest.mark.parametrize(
+    "total, expected",
+    [
+        (250, [(0, 100), (1, 100), (2, 50)]),
+        (200, [(0, 100), (1, 100)]),
+        (100, [(0, 100)]),
+        (1, [(0, 1)]),
+    ],
+)
+def test_shards_last_takes_remainder(total, expected):
+    config = _gen({"ww": total})
+    assert shards(config, "ww") == expected
+    assert sum(n for _, n in shards(config, "ww")) == total
+    assert shard_events(config, "ww", len(expected) - 1) == expected[-1][1]
+
+
+def test_shards_of_unselected_sample_and_bad_index():
+    config = _gen({"ww": 100, "zz": 100}, only=["ww"])
+    assert samples(config) == ["ww"]
+    with pytest.raises(ConfigError):
+        shards(config, "zz")
+    with pytest.raises(ConfigError):
+        shard_events(config, "ww", 1)
+
+
+def test_ci_config_is_tiny():
+    """CI must stay at hundreds of events: config/config.yaml's other samples are excluded."""
+    config = load_config([default_config_path(), REPO / "config" / "ci.yaml"])
+    assert samples(config) == ["ttbar_dilepton", "haa_4b_ma30", "dimuon_lowmass"]
+    assert sum(config["generation"]["samples"][s] for s in samples(config)) <= 1000
+
+
+def test_snakemake_configfiles_in_merge_order():
+    """workflow.configfiles lists --configfile files before the Snakefile's own; jobs must get
+    them in merge order or the base config would override the profile's."""
+    workflow = SimpleNamespace(
+        configfiles=[Path("/r/config/ci.yaml"), "/r/config/config.yaml"],
+        overwrite_configfiles=[Path("/r/config/ci.yaml")],
+    )
+    assert snakemake_configfiles(workflow) == ["/r/config/config.yaml", "/r/config/ci.yaml"]
+
+
+# --- process catalogue -----------------------------------------------------------------------
+
+
+def _catalogue():
+    with open(REPO / "config" / "processes.yaml") as f:
+        return yaml.safe_load(f)["processes"]
+
+
+def test_every_configured_sample_is_a_catalogue_process():
+    processes = _catalogue()
+    for name in ("config.yaml", "ci.yaml", "perlmutter.yaml"):
+        with open(REPO / "config" / name) as f:
+            configured = (yaml.safe_load(f).get("generation") or {}).get("samples") or {}
+        missing = sorted(set(configured) - set(processes))
+        assert not missing, f"config/{name} names processes not in config/processes.yaml: {missing}"
+
+
+def test_process_ids_unique():
+    ids = [entry["id"] for entry in _catalogue().values()]
+    assert len(ids) == len(set(ids)), f"duplicate process ids: {ids}"
+    assert all(isinstance(i, int) and i >= 0 for i in ids)

@@ -1,0 +1,72 @@
+"""Kinematics and the LO spin-correlation formulas (PHYSICS.md §3)."""
+
+import numpy as np
+import pytest
+
+from evenet.physics import kinematics as kin
+from evenet.physics.spin import (
+    GLUON_GLUON,
+    QUARK_ANTIQUARK,
+    acceptance_probability,
+    correlation_matrix,
+)
+
+
+def test_delta_phi_wraps_around_pi():
+    """Guards against φ = ±π being treated as the farthest pair (a bug of the public code)."""
+    assert kin.delta_phi(np.pi - 0.1, -np.pi + 0.1) == pytest.approx(-0.2)
+    assert kin.delta_r(0.0, 3.1, 0.0, -3.1) == pytest.approx(2 * np.pi - 6.2)
+
+
+def test_boost_to_rest_frame_gives_zero_momentum_and_mass():
+    rng = np.random.default_rng(1)
+    p = rng.normal(0, 50, size=(100, 3))
+    m = rng.uniform(1, 200, size=100)
+    p4 = np.concatenate([np.sqrt((p**2).sum(1) + m**2)[:, None], p], axis=1)
+    rest = kin.boost_to_rest_frame(p4, p4)
+    np.testing.assert_allclose(rest[:, 1:], 0.0, atol=1e-8)
+    np.testing.assert_allclose(rest[:, 0], m, rtol=1e-10)
+
+
+def test_gg_threshold_is_a_spin_singlet():
+    c = correlation_matrix(GLUON_GLUON, beta=1e-6, cos_theta=0.3)
+    np.testing.assert_allclose(c, -np.eye(3), atol=1e-9)
+
+
+@pytest.mark.parametrize("beta", [0.1, 0.5, 0.9])
+@pytest.mark.parametrize("cos_theta", [-0.8, 0.0, 0.6])
+def test_qqbar_gives_d_one_third_everywhere(beta, cos_theta):
+    c = correlation_matrix(QUARK_ANTIQUARK, beta, cos_theta)
+    assert np.trace(c) / 3 == pytest.approx(1 / 3)
+
+
+@pytest.mark.parametrize(
+    "m_tt, expected", [(346, -0.98), (360, -0.79), (380, -0.61), (400, -0.49), (450, -0.32)]
+)
+def test_gg_d_at_fixed_mass_matches_published_lo_values(m_tt, expected):
+    """LO gg D at fixed m_tt (PHYSICS.md §3), averaged over the gg angular distribution.
+
+    dσ/dcosΘ ∝ Ã · (7 + 9β²c²)/(1 − β²c²)²; the second factor cancels in C = C̃/Ã but not
+    in the angular average. Guards against a mistyped coefficient in the table.
+    """
+    m_top = 172.5
+    beta = np.sqrt(1 - 4 * m_top**2 / m_tt**2)
+    c = np.linspace(-1, 1, 20001)
+    s2 = 1 - c**2
+    weight = (1 + 2 * beta**2 * s2 - beta**4 * (1 + s2**2)) * (7 + 9 * beta**2 * c**2) / (
+        1 - beta**2 * c**2
+    ) ** 2
+    d = np.trace(correlation_matrix(GLUON_GLUON, beta, c), axis1=-2, axis2=-1) / 3
+    assert np.average(d, weights=weight) == pytest.approx(expected, abs=0.01)
+
+
+def test_acceptance_probability_is_a_probability_and_prefers_parallel_leptons_at_threshold():
+    """In a singlet (gg, threshold) parallel analysers are favoured: w = (1 + cos φ)/2."""
+    top = np.array([175.0, 1.0, 0.0, 0.0])
+    antitop = np.array([175.0, -1.0, 0.0, 0.0])
+    up = np.array([1.0, 0.0, 1.0, 0.0])
+    down = np.array([1.0, 0.0, -1.0, 0.0])
+    parallel = acceptance_probability(GLUON_GLUON, top, antitop, up, up)
+    opposite = acceptance_probability(GLUON_GLUON, top, antitop, up, down)
+    assert parallel == pytest.approx(1.0, abs=1e-3)
+    assert opposite == pytest.approx(0.0, abs=1e-3)

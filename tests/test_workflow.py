@@ -1,0 +1,116 @@
+"""Dry runs of the Snakemake workflow through each shipped profile.
+
+The Python API does not load profiles, so these run the `snakemake` CLI as a subprocess
+from the repository, exactly as a user does, with `--directory` and `output_dir` pointing
+into a temporary directory: nothing (not even .snakemake/) is written into the checkout.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from evenet.config import load_config, samples, shards
+
+REPO = Path(__file__).resolve().parent.parent
+
+# profile -> config files it layers, in order (the Snakefile's config/config.yaml first).
+PROFILES = {
+    "local": ["config/config.yaml"],
+    "ci": ["config/config.yaml", "config/ci.yaml"],
+    "perlmutter": ["config/config.yaml", "config/perlmutter.yaml"],
+}
+
+
+def _expected_shards(profile: str) -> int:
+    config = load_config([REPO / f for f in PROFILES[profile]])
+    return sum(len(shards(config, sample)) for sample in samples(config))
+
+
+def dry_run(profile: str, tmp_path: Path, *targets: str) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SNAKEMAKE_")}
+    env["SBATCH_ACCOUNT"] = "dummy"  # the perlmutter profile reads it; nothing is submitted
+    before = {p.name for p in REPO.iterdir()}
+    result = subprocess.run(
+        # Targets first: --config takes every following word as a KEY=VALUE pair.
+        [sys.executable, "-m", "snakemake", *targets, "--profile", f"profiles/{profile}",
+         "--dry-run", "--directory", str(tmp_path / "work"),
+         "--config", f"output_dir={tmp_path / 'out'}"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-5000:]
+    created = {p.name for p in REPO.iterdir()} - before
+    assert not created & {".snakemake", "results", "out"}, f"dry run wrote into the repo: {created}"
+    return output
+
+
+@pytest.fixture(scope="module")
+def dry_runs(tmp_path_factory):
+    """Dry-run output per profile, run once per test module (the perlmutter DAG has ~10^3 jobs)."""
+    cache: dict[str, tuple[str, Path]] = {}
+
+    def get(profile: str) -> tuple[str, Path]:
+        if profile not in cache:
+            tmp = tmp_path_factory.mktemp(profile)
+            cache[profile] = (dry_run(profile, tmp), tmp)
+        return cache[profile]
+
+    return get
+
+
+def job_counts(output: str) -> dict[str, int]:
+    """The 'Job stats' table of a dry run as {rule: count} (without the total)."""
+    table = output.split("Job stats:", 1)[1]
+    counts = {}
+    for line in table.splitlines()[3:]:
+        match = re.fullmatch(r"(\w+)\s+(\d+)", line.strip())
+        if not match:
+            break
+        counts[match[1]] = int(match[2])
+    counts.pop("total", None)
+    return counts
+
+
+def shell_commands(output: str) -> list[str]:
+    return re.findall(r"^Shell command: (evenet generate .*)$", output, flags=re.MULTILINE)
+
+
+@pytest.mark.parametrize("profile", list(PROFILES))
+def test_dry_run_all(profile, dry_runs):
+    """`snakemake --profile profiles/X` schedules one generate job per shard of the
+    profile's configuration, and rule all."""
+    output, tmp_path = dry_runs(profile)
+    assert job_counts(output) == {"generate": _expected_shards(profile), "all": 1}
+    commands = shell_commands(output)
+    assert len(commands) == _expected_shards(profile)
+    # Jobs get the config files in merge order (base first), and write below output_dir.
+    configs = " ".join(str(REPO / f) for f in PROFILES[profile])
+    assert all(f"--config {configs} >" in c for c in commands), commands[0]
+    assert all(f"--output {tmp_path / 'out' / 'ntuples'}" in c for c in commands)
+
+
+def test_ci_shard_count_and_target(tmp_path):
+    """The CI scale is 4 shards (ttbar_dilepton 2 x 100, haa_4b_ma30 100, dimuon_lowmass 100)."""
+    output = dry_run("ci", tmp_path, "generate_all")
+    assert job_counts(output) == {"generate": 4, "generate_all": 1}
+    commands = shell_commands(output)
+    assert sorted(re.search(r"--process (\w+)", c)[1] for c in commands) == [
+        "dimuon_lowmass", "haa_4b_ma30", "ttbar_dilepton", "ttbar_dilepton"]
+    assert all("--events 100 " in c for c in commands)
+    seeds = [re.search(r"--seed (\d+)", c)[1] for c in commands]
+    assert len(set(seeds)) == len(seeds), "two shards share a random stream"
+
+
+def test_perlmutter_packs_generate_jobs_per_node(dry_runs):
+    """Generation runs packed: 128 generate jobs per SLURM submission (one CPU node)."""
+    output, _ = dry_runs("perlmutter")
+    groups = output.count("Group job cpu_node")
+    assert groups == math.ceil(_expected_shards("perlmutter") / 128)
+    assert "slurm_account=dummy" in output and "constraint=cpu" in output
