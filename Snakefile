@@ -2,6 +2,7 @@
 # Table of contents only: configuration, validation, wildcard constraints, rule files, `all`.
 # Paths come from evenet/paths.py, sample and shard bookkeeping from evenet/config.py.
 
+import os
 import sys
 
 from snakemake.utils import min_version, validate
@@ -18,8 +19,9 @@ from evenet import paths  # noqa: E402
 
 # config/config.yaml is the local-scale default; profiles and users layer overrides on top
 # with --configfile (config/ci.yaml, config/perlmutter.yaml). Every key is described in the
-# schema, which also fills defaults and rejects unknown (mistyped) keys.
-configfile: "config/config.yaml"
+# schema, which also fills defaults and rejects unknown (mistyped) keys. The path is anchored
+# at this file so that `--directory DIR` (outputs and .snakemake/ elsewhere) still loads it.
+configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 
 validate(config, "workflow/schemas/config.schema.yaml")

@@ -220,12 +220,21 @@ def _describe(error: jsonschema.ValidationError, origin: Mapping) -> list[str]:
             f"allowed: {', '.join(allowed)}){_where((*path, str(k)), origin)}"
             for k in extra
         ]
+    where = _where(path, origin, effective=True)
     if error.validator == "type":
         expected = error.validator_value
         expected = " or ".join(expected) if isinstance(expected, list) else expected
-        return [
-            f"config key '{_dotted(path)}' must be of type {expected}, got "
-            f"{error.instance!r} ({type(error.instance).__name__}){_where(path, origin, effective=True)}"
-        ]
-    return [f"config key '{_dotted(path)}': {error.message}{_where(path, origin, effective=True)}"]
+        got = f"{error.instance!r} ({type(error.instance).__name__})"
+        return [f"config key '{_dotted(path)}' must be of type {expected}, got {got}{where}"]
+    return [f"config key '{_dotted(path)}': {error.message}{where}"]
 
+
+
+def fingerprint(*parts: Any) -> str:
+    """Short stable hash of config values, for rule params: Snakemake reruns a job when a
+    param changes, so a job's fingerprint covers every setting that shapes its output."""
+    import hashlib
+    import json
+
+    text = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -29,7 +29,8 @@ def _pattern_regex(pattern: str) -> re.Pattern:
     for literal, name in re.findall(r"([^{]*)(?:\{(\w+)\})?", pattern):
         regex += re.escape(literal)
         if name:
-            regex += f"(?P={name})" if name in seen else f"(?P<{name}>{paths.WILDCARD_CONSTRAINTS[name]})"
+            constraint = paths.WILDCARD_CONSTRAINTS[name]
+            regex += f"(?P={name})" if name in seen else f"(?P<{name}>{constraint})"
             seen.add(name)
     return re.compile(regex + "$")
 
@@ -101,7 +102,9 @@ def test_all_ntuples_honours_only_samples(tmp_path):
     assert paths.all_ntuples(config) == [paths.ntuple(config, "ww", 0)]
 
 
-@pytest.mark.parametrize("override, expected", [(None, None), ("ci.yaml", 4), ("perlmutter.yaml", 1020)])
+@pytest.mark.parametrize(
+    "override, expected", [(None, None), ("ci.yaml", 4), ("perlmutter.yaml", 1020)]
+)
 def test_all_ntuples_of_shipped_configs(tmp_path, override, expected):
     """Every shipped configuration yields distinct ntuple paths, one per shard."""
     files = [default_config_path()] + ([REPO / "config" / override] if override else [])

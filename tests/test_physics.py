@@ -70,3 +70,22 @@ def test_acceptance_probability_is_a_probability_and_prefers_parallel_leptons_at
     opposite = acceptance_probability(GLUON_GLUON, top, antitop, up, down)
     assert parallel == pytest.approx(1.0, abs=1e-3)
     assert opposite == pytest.approx(0.0, abs=1e-3)
+
+
+def test_scalar_hook_acceptance_agrees_with_the_vectorised_definition():
+    """The hook's plain-float path must compute the same w as evenet.physics.spin."""
+    from evenet.generation.spin_hook import acceptance_scalar
+
+    rng = np.random.default_rng(5)
+
+    def four(m, scale):
+        p = rng.normal(0, scale, 3)
+        return np.array([np.sqrt(p @ p + m * m), *p])
+
+    for initial in (GLUON_GLUON, QUARK_ANTIQUARK):
+        for _ in range(50):
+            t, tb = four(172.5, 150), four(172.5, 150)
+            lp, lm = four(0.0, 60), four(0.0, 60)
+            vector = acceptance_probability(initial, t, tb, lp, lm)
+            scalar = acceptance_scalar(initial, tuple(t), tuple(tb), tuple(lp), tuple(lm))
+            assert scalar == pytest.approx(float(vector), abs=1e-9)

@@ -138,8 +138,9 @@ class Detector:
     def _jets(self, p: FlatParticles, inputs: np.ndarray):
         """Cluster visible particles plus B/C-hadron ghosts; return smeared jets and true sums."""
         c = self.cfg["jets"]
-        b_ghosts = np.flatnonzero(has_flavour(p.pid, 5))
-        c_ghosts = np.flatnonzero(has_flavour(p.pid, 4))
+        heavy = np.flatnonzero(np.abs(p.pid) > 400)  # cheap pre-selection of the record
+        b_ghosts = heavy[has_flavour(p.pid[heavy], 5)]
+        c_ghosts = heavy[has_flavour(p.pid[heavy], 4)]
         index = np.concatenate([inputs, b_ghosts, c_ghosts])
         kind = np.concatenate([np.zeros(len(inputs), np.int8), np.ones(len(b_ghosts), np.int8),
                                np.full(len(c_ghosts), 2, np.int8)])

@@ -5,8 +5,11 @@
 import math
 
 from evenet import paths
-from evenet.config import shard_events, snakemake_configfiles
+from evenet.config import fingerprint, shard_events, snakemake_configfiles
+from evenet.generation.catalogue import load_catalogue
 from evenet.generation.seeds import shard_seed
+
+CATALOGUE = load_catalogue()
 
 
 rule generate:
@@ -21,19 +24,28 @@ rule generate:
         events=lambda wc: shard_events(config, wc.sample, int(wc.shard)),
         seed=lambda wc: shard_seed(config["seed"], wc.sample, int(wc.shard)),
         configs=snakemake_configfiles(workflow),
+        # Not used by the command: a change of Pythia or detector settings (or of the
+        # process's catalogue entry) changes it, and Snakemake then regenerates the shard.
+        settings=lambda wc: fingerprint(
+            config["generation"]["pythia_settings"],
+            config["generation"]["batch_size"],
+            config["detector"],
+            CATALOGUE[wc.sample],
+        ),
     output:
         paths.ntuple_pattern(config),
     log:
         paths.log_pattern(config, "generate"),
     benchmark:
-        paths.benchmark_pattern(config, "generate")
+        paths.benchmark_pattern(config, "generate"),
     resources:
-        # Pythia 8 alone makes ~110 tt̄ events/s on one core (pythia8mc 8.317, x86-64); with
-        # clustering, detector and spin-correlation accept/reject we request for >= 17 events/s,
-        # plus 10 min of start-up margin: 15 min for 5000 events, 110 min for 100000.
+        # Measured (one x86-64 core, `evenet generate`, ttbar_dilepton): 67 events/s for 3000
+        # events, 209 MB peak RSS growing ~8 kB/event. Requested: >= 17 events/s (margin for
+        # busier processes and slower cores) plus 10 min start-up: 15 min for 5000 events,
+        # 110 min for 100000 (config/perlmutter.yaml).
         runtime=lambda wc: 10
         + math.ceil(shard_events(config, wc.sample, int(wc.shard)) / 1000),
-        # One Pythia instance (~0.3 GB) plus one shard's ntuple columns in memory.
+        # ~1 GB expected at 10^5 events per shard (see above); 2 GB leaves a factor 2.
         mem_mb=2000,
     shell:
         "evenet generate --process {wildcards.sample:q} --events {params.events}"
