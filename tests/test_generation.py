@@ -150,3 +150,47 @@ def test_failure_mid_run_leaves_no_partial_file(base_config, tmp_path, monkeypat
                                        progress=False)
     assert out.read_bytes() == b"previous good content"
     assert [p.name for p in tmp_path.iterdir()] == ["shard.root"]
+
+
+@pytest.mark.parametrize("process, m_a", [("haa_4b_ma30", 30.0), ("haa_4b_ma60", 60.0)])
+def test_haa_truth_a_mass_is_the_configured_value(samples, process, m_a):
+    events = samples.events(process, 60)
+    pdg, mothers = events.GenPart_pdgId, events.GenPart_genPartIdxMother
+    a_mass = events.GenPart_mass[pdg == 36]
+    assert ak.all(ak.num(a_mass) == 2)  # H -> a a in every event
+    masses = ak.flatten(a_mass).to_numpy()
+    # Narrow a (36:mWidth = 0.01): the truth mass sits at m_a, a few events a few 100 MeV off.
+    assert np.median(masses) == pytest.approx(m_a, abs=0.02)
+    assert np.mean(np.abs(masses - m_a) < 0.5) > 0.95
+    higgs_mass = ak.flatten(events.GenPart_mass[pdg == 25]).to_numpy()
+    np.testing.assert_allclose(higgs_mass, 125.0, atol=1.0)
+    # Each a decays to b b̄ inside the truth record.
+    mother_pdg = pdg[ak.where(mothers >= 0, mothers, 0)]
+    assert ak.all(ak.sum((np.abs(pdg) == 5) & (mother_pdg == 36) & (mothers >= 0), axis=1) == 4)
+
+
+def _leading_dimuon_mass(events):
+    two = events[(events.nMuon >= 2)]
+    pt, eta, phi, m = (two[f"Muon_{f}"][:, :2] for f in ("pt", "eta", "phi", "mass"))
+    px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)
+    e = np.sqrt(px**2 + py**2 + pz**2 + m**2)
+    mass = np.sqrt(np.maximum(ak.sum(e, 1) ** 2 - ak.sum(px, 1) ** 2 - ak.sum(py, 1) ** 2
+                              - ak.sum(pz, 1) ** 2, 0))
+    opposite = two.Muon_charge[:, 0] != two.Muon_charge[:, 1]
+    return mass[opposite].to_numpy(), two.weight[opposite].to_numpy()
+
+
+def test_upsilon_peak_in_dimuon_lowmass_and_its_weight(samples):
+    """Υ(1S) at 9.46 GeV stands out of the reco opposite-sign dimuon spectrum; the forced
+    Υ → μμ decay is paid for in the weight (BR(1S → μμ) = 2.48%)."""
+    events = samples.events("dimuon_lowmass", 2000)
+    mass, _ = _leading_dimuon_mass(events)
+    peak = np.sum((mass > 9.2) & (mass < 9.7)) / 0.5
+    sidebands = (np.sum((mass > 6.0) & (mass < 8.5)) + np.sum((mass > 11.0) & (mass < 15.0))) / 6.5
+    assert peak > 10 and peak > 4 * sidebands, (peak, sidebands)
+    pdg = np.abs(events.GenPart_pdgId)
+    upsilon_1s = ak.any(pdg == 553, axis=1).to_numpy()
+    nominal_ratio = events.weight.to_numpy()[upsilon_1s] / 0.0248
+    assert upsilon_1s.sum() > 5
+    # Residual spread is Pythia's own bias weight (pTHat^4).
+    assert np.all(nominal_ratio > 0) and np.all(nominal_ratio < 1.0 / 0.0248)

@@ -9,7 +9,8 @@ import yaml
 
 DEFAULT_CATALOGUE = Path(__file__).resolve().parents[2] / "config" / "processes.yaml"
 EXTERNAL_LHE = "external_lhe"
-_KEYS = {"id", "description", "category", "settings", "spin_correlation", "truth_pdg_ids"}
+_KEYS = {"id", "description", "category", "settings", "spin_correlation", "truth_pdg_ids",
+         "forced_decays"}
 
 
 class CatalogueError(ValueError):
@@ -25,6 +26,7 @@ class Process:
     settings: tuple[str, ...]
     spin_correlation: bool = False
     truth_pdg_ids: tuple[int, ...] = field(default_factory=tuple)
+    forced_decays: tuple[int, ...] = field(default_factory=tuple)
 
 
 def load_catalogue(path: str | Path = DEFAULT_CATALOGUE) -> dict[str, Process]:
@@ -66,6 +68,7 @@ def load_catalogue(path: str | Path = DEFAULT_CATALOGUE) -> dict[str, Process]:
             settings=tuple(settings),
             spin_correlation=bool(entry.get("spin_correlation", False)),
             truth_pdg_ids=tuple(int(i) for i in entry.get("truth_pdg_ids") or ()),
+            forced_decays=tuple(abs(int(i)) for i in entry.get("forced_decays") or ()),
         )
     return catalogue
 

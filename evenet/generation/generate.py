@@ -18,6 +18,7 @@ from evenet.generation.particles import FlatParticles, flatten_batch
 from evenet.generation.progress import Progress
 from evenet.generation.pythia_driver import build_pythia
 from evenet.generation.truth import hard_process
+from evenet.generation.weights import forced_decay_factor, nominal_weights
 
 # Events buffered before a TTree basket is written (fewer, larger baskets read faster).
 FLUSH_EVENTS = 2000
@@ -64,11 +65,6 @@ def event_arrays(flat: FlatParticles, reco: RecoObjects, process: Process, match
     return arrays
 
 
-def _weights(batch) -> np.ndarray:
-    """Nominal event weight (LHE XWGTUP with its sign, or the generator bias weight)."""
-    return ak.to_numpy(ak.firsts(batch.info.weights)).astype(np.float64)
-
-
 def generate_shard(
     process: Process,
     n_events: int,
@@ -86,14 +82,15 @@ def generate_shard(
     init_seconds = time.perf_counter() - start
     detector = Detector(det_cfg, np.random.default_rng([_DETECTOR_STREAM, seed]))
     meter = Progress(process.name, n_events, enabled=progress)
-    done, sum_w, sum_w2 = 0, 0.0, 0.0
+    done, sum_w, sum_w2, sum_nominal = 0, 0.0, 0.0, 0.0
     with atomic_root_file(output) as file:
         writer = NtupleWriter(file)
         pending: list[dict] = []
         pending_events = 0
         for batch in run.batches(n_events, gen_cfg["batch_size"]):
             flat = flatten_batch(batch)
-            weight = _weights(batch)
+            nominal = nominal_weights(batch)
+            weight = nominal * forced_decay_factor(flat, run.forced_fractions)
             count = len(weight)
             arrays = {
                 "run": np.full(count, seed, np.int32),
@@ -108,6 +105,7 @@ def generate_shard(
             done += count
             sum_w += float(weight.sum())
             sum_w2 += float((weight * weight).sum())
+            sum_nominal += float(nominal.sum())
             if pending_events >= FLUSH_EVENTS:
                 writer.extend(_concatenate(pending))
                 pending, pending_events = [], 0
@@ -117,6 +115,10 @@ def generate_shard(
         if done == 0:
             raise RuntimeError(f"no events were generated for '{process.name}'")
         xsec, xsec_err = run.cross_section_pb()
+        if run.forced_fractions and sum_nominal != 0.0:
+            # Forced decays: σ of the generated final state (see evenet.generation.weights).
+            scale = sum_w / sum_nominal
+            xsec, xsec_err = xsec * scale, xsec_err * scale
         writer.write_runs({
             "run": seed, "process_id": process.id, "seed": seed, "genEventCount": done,
             "genEventSumw": sum_w, "genEventSumw2": sum_w2, "xsec_pb": xsec,

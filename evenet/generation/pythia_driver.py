@@ -11,6 +11,7 @@ import pythia8mc
 
 from evenet.generation.catalogue import Process
 from evenet.generation.spin_hook import SpinCorrelationHook
+from evenet.generation.weights import open_fractions
 
 MB_TO_PB = 1e9
 # Silence Pythia's banners and per-event listings: progress is ours, stdout stays clean.
@@ -39,6 +40,7 @@ class PythiaRun:
     process: Process
     hook: SpinCorrelationHook | None
     from_lhe: bool
+    forced_fractions: dict[int, tuple[float, float]]  # id -> open decay fraction (p, p̄)
 
     def cross_section_pb(self) -> tuple[float, float]:
         """Pythia's σ estimate and its error in pb, before the spin-correlation veto."""
@@ -104,4 +106,9 @@ def build_pythia(
             + (f" and the LHE file {lhe}" if lhe else "")
             + ")"
         )
-    return PythiaRun(pythia=pythia, process=process, hook=hook, from_lhe=lhe is not None)
+    try:
+        fractions = open_fractions(pythia, process.forced_decays)
+    except ValueError as error:
+        raise GenerationError(f"process '{process.name}': {error}") from None
+    return PythiaRun(pythia=pythia, process=process, hook=hook, from_lhe=lhe is not None,
+                     forced_fractions=fractions)
