@@ -32,6 +32,7 @@ class ShardSummary:
     events: int
     seconds: float
     init_seconds: float  # Pythia initialisation, part of ``seconds``
+    pythia_seconds: float  # inside Pythia's event loop (nextBatch, hooks), part of ``seconds``
     xsec_pb: float
     xsec_err_pb: float
     sum_weights: float
@@ -87,7 +88,14 @@ def generate_shard(
         writer = NtupleWriter(file)
         pending: list[dict] = []
         pending_events = 0
-        for batch in run.batches(n_events, gen_cfg["batch_size"]):
+        batches = run.batches(n_events, gen_cfg["batch_size"])
+        pythia_seconds = 0.0
+        while True:
+            tick = time.perf_counter()
+            batch = next(batches, None)
+            pythia_seconds += time.perf_counter() - tick
+            if batch is None:
+                break
             flat = flatten_batch(batch)
             nominal = nominal_weights(batch)
             weight = nominal * forced_decay_factor(flat, run.forced_fractions)
@@ -128,7 +136,7 @@ def generate_shard(
             "schema_version": SCHEMA_VERSION,
         })
     meter.update(done, force=True)
-    return ShardSummary(output, done, time.perf_counter() - start, init_seconds, xsec, xsec_err, sum_w)
+    return ShardSummary(output, done, time.perf_counter() - start, init_seconds, pythia_seconds, xsec, xsec_err, sum_w)
 
 
 def _concatenate(parts: list[dict]) -> dict:
