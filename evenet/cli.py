@@ -28,17 +28,32 @@ def _positive_int(text: str) -> int:
 
 
 def _add_generation_args(parser: argparse.ArgumentParser, output_required: bool) -> None:
-    parser.add_argument("--process", help="process name from config/processes.yaml "
-                        f"(default with --lhe: {EXTERNAL_LHE})")
+    parser.add_argument(
+        "--process",
+        help=f"process name from config/processes.yaml (default with --lhe: {EXTERNAL_LHE})",
+    )
     parser.add_argument("--events", type=_positive_int, required=True, help="events to generate")
-    parser.add_argument("--seed", type=_positive_int, default=1,
-                        help="Pythia seed, also the ntuple's run number (1..900000000)")
-    parser.add_argument("--lhe", help="shower this LHE file (.lhe or .lhe.gz) instead of a "
-                        "built-in process; beams and energy come from the file")
-    parser.add_argument("--config", nargs="+", default=None, metavar="CFG",
-                        help="config files in layering order (default: config/config.yaml)")
-    parser.add_argument("--catalogue", default=None, help="process catalogue "
-                        "(default: config/processes.yaml)")
+    parser.add_argument(
+        "--seed",
+        type=_positive_int,
+        default=1,
+        help="Pythia seed, also the ntuple's run number (1..900000000)",
+    )
+    parser.add_argument(
+        "--lhe",
+        help="shower this LHE file (.lhe or .lhe.gz) instead of a "
+        "built-in process; beams and energy come from the file",
+    )
+    parser.add_argument(
+        "--config",
+        nargs="+",
+        default=None,
+        metavar="CFG",
+        help="config files in layering order (default: config/config.yaml)",
+    )
+    parser.add_argument(
+        "--catalogue", default=None, help="process catalogue (default: config/processes.yaml)"
+    )
     if output_required:
         parser.add_argument("--output", required=True, help="ROOT file to write")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -73,7 +88,9 @@ def _resolve(args):
     from evenet.generation.seeds import PYTHIA_MAX_SEED
 
     if args.seed > PYTHIA_MAX_SEED:
-        raise UsageError(f"--seed must be at most {PYTHIA_MAX_SEED} (Pythia's range), got {args.seed}")
+        raise UsageError(
+            f"--seed must be at most {PYTHIA_MAX_SEED} (Pythia's range), got {args.seed}"
+        )
     config = load_config(args.config or [default_config_path()])
     name = args.process or (EXTERNAL_LHE if args.lhe else None)
     if name is None:
@@ -100,8 +117,9 @@ def _generate(args) -> int:
 
     config, process, lhe, output = _resolve(args)
     with readable_lhe(lhe) as lhe_path:
-        summary = generate_shard(process, args.events, args.seed, output, config,
-                                 lhe=lhe_path, progress=not args.quiet)
+        summary = generate_shard(
+            process, args.events, args.seed, output, config, lhe=lhe_path, progress=not args.quiet
+        )
     print(
         f"wrote {summary.output}: {summary.events} events of {process.name} in "
         f"{summary.seconds:.1f} s, sigma = {summary.xsec_pb:.4g} +- {summary.xsec_err_pb:.2g} pb",

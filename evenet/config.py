@@ -229,7 +229,6 @@ def _describe(error: jsonschema.ValidationError, origin: Mapping) -> list[str]:
     return [f"config key '{_dotted(path)}': {error.message}{where}"]
 
 
-
 def fingerprint(*parts: Any) -> str:
     """Short stable hash of config values, for rule params: Snakemake reruns a job when a
     param changes, so a job's fingerprint covers every setting that shapes its output."""

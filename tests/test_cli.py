@@ -48,14 +48,23 @@ def test_bad_arguments_give_one_error_line(argv, says, capsys, tmp_path):
 
 def test_missing_output_directory(capsys, tmp_path):
     out = tmp_path / "missing" / "out.root"
-    assert _run(["generate", "--process", "ttbar_dilepton", "--events", "5", "--output", str(out)], capsys) == 2
+    assert (
+        _run(
+            ["generate", "--process", "ttbar_dilepton", "--events", "5", "--output", str(out)],
+            capsys,
+        )
+        == 2
+    )
     assert "does not exist" in _error_line(capsys)
 
 
 def test_file_that_is_not_lhe(capsys, tmp_path):
     fake = tmp_path / "fake.lhe"
     fake.write_text("this is not a Les Houches file\n")
-    code = _run(["generate", "--lhe", str(fake), "--events", "5", "--output", str(tmp_path / "o.root")], capsys)
+    code = _run(
+        ["generate", "--lhe", str(fake), "--events", "5", "--output", str(tmp_path / "o.root")],
+        capsys,
+    )
     assert code == 2
     assert "not an LHE file" in _error_line(capsys)
 
@@ -65,8 +74,21 @@ def test_unknown_config_key_is_named(capsys, tmp_path):
     bad.write_text("detector:\n  jets:\n    radus: 0.4\n")
     from evenet.config import default_config_path
 
-    code = _run(["generate", "--process", "ttbar_dilepton", "--events", "5", "--output",
-                 str(tmp_path / "o.root"), "--config", str(default_config_path()), str(bad)], capsys)
+    code = _run(
+        [
+            "generate",
+            "--process",
+            "ttbar_dilepton",
+            "--events",
+            "5",
+            "--output",
+            str(tmp_path / "o.root"),
+            "--config",
+            str(default_config_path()),
+            str(bad),
+        ],
+        capsys,
+    )
     assert code == 2
     assert "radus" in capsys.readouterr().err
 
@@ -75,12 +97,25 @@ def test_failed_run_keeps_the_existing_output(capsys, tmp_path):
     """A Pythia setting that fails at init must not clobber a previous good file."""
     catalogue = tmp_path / "processes.yaml"
     catalogue.write_text(
-        "processes:\n  broken:\n    id: 99\n    settings: ['Top:gg2ttbar = on', 'NoSuchGroup:noSuchFlag = on']\n"
+        "processes:\n  broken:\n    id: 99\n"
+        "    settings: ['Top:gg2ttbar = on', 'NoSuchGroup:noSuchFlag = on']\n"
     )
     out = tmp_path / "out.root"
     out.write_bytes(b"previous good content")
-    code = _run(["generate", "--process", "broken", "--catalogue", str(catalogue), "--events", "5",
-                 "--output", str(out)], capsys)
+    code = _run(
+        [
+            "generate",
+            "--process",
+            "broken",
+            "--catalogue",
+            str(catalogue),
+            "--events",
+            "5",
+            "--output",
+            str(out),
+        ],
+        capsys,
+    )
     assert code == 2
     assert "NoSuchGroup:noSuchFlag" in _error_line(capsys)
     assert out.read_bytes() == b"previous good content"
@@ -89,8 +124,22 @@ def test_failed_run_keeps_the_existing_output(capsys, tmp_path):
 
 def test_generate_writes_a_readable_file_and_reports_progress(capsys, tmp_path):
     out = tmp_path / "tt.root"
-    assert main(["generate", "--process", "ttbar_dilepton", "--events", "20", "--seed", "4",
-                 "--output", str(out)]) == 0
+    assert (
+        main(
+            [
+                "generate",
+                "--process",
+                "ttbar_dilepton",
+                "--events",
+                "20",
+                "--seed",
+                "4",
+                "--output",
+                str(out),
+            ]
+        )
+        == 0
+    )
     err = capsys.readouterr().err
     assert "20/20 events" in err and "ev/s" in err
     with uproot.open(out) as f:
@@ -100,9 +149,22 @@ def test_generate_writes_a_readable_file_and_reports_progress(capsys, tmp_path):
 def test_bench_generate_prints_one_json_object(tmp_path):
     """stdout must hold the JSON alone (fastjet's banner and Pythia's listings silenced)."""
     result = subprocess.run(
-        [sys.executable, "-m", "evenet.cli", "bench", "generate", "--process", "ttbar_dilepton",
-         "--events", "30", "--json"],
-        capture_output=True, text=True, check=True, cwd=tmp_path,
+        [
+            sys.executable,
+            "-m",
+            "evenet.cli",
+            "bench",
+            "generate",
+            "--process",
+            "ttbar_dilepton",
+            "--events",
+            "30",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
     )
     record = json.loads(result.stdout)
     for key in ("bench", "device", "cpu_per_wall", "events_per_s", "pythia_events_per_s"):

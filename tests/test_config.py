@@ -142,8 +142,9 @@ def test_missing_file_and_non_mapping(tmp_path):
 
 
 def _gen(samples_, per_shard=100, only=None):
-    return {"generation": {"samples": samples_, "events_per_shard": per_shard,
-                           "only_samples": only}}
+    return {
+        "generation": {"samples": samples_, "events_per_shard": per_shard, "only_samples": only}
+    }
 
 
 @pytest.mark.parametrize(

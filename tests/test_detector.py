@@ -14,15 +14,30 @@ from evenet.physics import kinematics as kin
 
 def _event(particles):
     """FlatParticles of one event from (pdg, status, pt, eta, phi, mass, vertex_mm) tuples."""
-    pid, status, pt, eta, phi, m, vtx = map(np.array, zip(*particles))
-    px, py, pz, e = kin.ptetaphim_to_pxpypze(pt.astype(float), eta.astype(float),
-                                             phi.astype(float), m.astype(float))
+    pid, status, pt, eta, phi, m, vtx = map(np.array, zip(*particles, strict=True))
+    px, py, pz, e = kin.ptetaphim_to_pxpypze(
+        pt.astype(float), eta.astype(float), phi.astype(float), m.astype(float)
+    )
     vtx = np.asarray(np.stack(vtx), dtype=float)
     n = len(pid)
     zeros = np.zeros(n, dtype=np.int64)
-    return FlatParticles(offsets=np.array([0, n]), event=zeros, pid=pid, status=status,
-                         mother1=zeros, daughter1=zeros, daughter2=zeros, px=px, py=py, pz=pz,
-                         e=e, m=m.astype(float), vx=vtx[:, 0], vy=vtx[:, 1], vz=vtx[:, 2])
+    return FlatParticles(
+        offsets=np.array([0, n]),
+        event=zeros,
+        pid=pid,
+        status=status,
+        mother1=zeros,
+        daughter1=zeros,
+        daughter2=zeros,
+        px=px,
+        py=py,
+        pz=pz,
+        e=e,
+        m=m.astype(float),
+        vx=vtx[:, 0],
+        vy=vtx[:, 1],
+        vz=vtx[:, 2],
+    )
 
 
 @pytest.fixture
@@ -39,13 +54,15 @@ ORIGIN = (0.0, 0.0, 0.0)
 
 
 def test_muon_isolation_impact_parameter_and_met(ideal):
-    event = _event([
-        (13, 1, 20.0, 0.0, 0.0, 0.105, (0.0, 1.0, 0.0)),   # muon along x, vertex 1 mm off in y
-        (211, 1, 1.0, 0.0, 0.2, 0.14, ORIGIN),              # inside ΔR 0.4
-        (22, 1, 1.0, 0.3, 0.0, 0.0, ORIGIN),                # inside ΔR 0.4 (neutral counts too)
-        (211, 1, 5.0, 0.0, 1.0, 0.14, ORIGIN),              # outside
-        (12, 1, 30.0, 0.0, 2.0, 0.0, ORIGIN),               # neutrino: invisible
-    ])
+    event = _event(
+        [
+            (13, 1, 20.0, 0.0, 0.0, 0.105, (0.0, 1.0, 0.0)),  # muon along x, vertex 1 mm off in y
+            (211, 1, 1.0, 0.0, 0.2, 0.14, ORIGIN),  # inside ΔR 0.4
+            (22, 1, 1.0, 0.3, 0.0, 0.0, ORIGIN),  # inside ΔR 0.4 (neutral counts too)
+            (211, 1, 5.0, 0.0, 1.0, 0.14, ORIGIN),  # outside
+            (12, 1, 30.0, 0.0, 2.0, 0.0, ORIGIN),  # neutrino: invisible
+        ]
+    )
     reco = Detector(ideal, np.random.default_rng(0)).reconstruct(event)
     muon = reco.leptons["Muon"]
     assert muon["pt"].tolist() == pytest.approx([20.0])
@@ -62,13 +79,15 @@ def test_muon_isolation_impact_parameter_and_met(ideal):
 
 def test_isolated_lepton_is_not_clustered_but_a_b_hadron_ghost_tags_the_jet(ideal):
     ideal["btag"].update(efficiency_b=1.0, efficiency_c=0.0, efficiency_light=0.0)
-    event = _event([
-        (-11, 1, 40.0, 1.0, -2.0, 0.000511, ORIGIN),       # isolated positron
-        (211, 1, 30.0, -1.0, 1.0, 0.14, ORIGIN),            # a b jet...
-        (22, 1, 20.0, -1.05, 1.05, 0.0, ORIGIN),
-        (511, -91, 25.0, -1.02, 1.02, 5.28, ORIGIN),        # ...with its decayed B0 as a ghost
-        (2212, 1, 25.0, 2.0, 2.5, 0.938, ORIGIN),           # a light jet
-    ])
+    event = _event(
+        [
+            (-11, 1, 40.0, 1.0, -2.0, 0.000511, ORIGIN),  # isolated positron
+            (211, 1, 30.0, -1.0, 1.0, 0.14, ORIGIN),  # a b jet...
+            (22, 1, 20.0, -1.05, 1.05, 0.0, ORIGIN),
+            (511, -91, 25.0, -1.02, 1.02, 5.28, ORIGIN),  # ...with its decayed B0 as a ghost
+            (2212, 1, 25.0, 2.0, 2.5, 0.938, ORIGIN),  # a light jet
+        ]
+    )
     reco = Detector(ideal, np.random.default_rng(0)).reconstruct(event)
     jets = reco.jets
     assert jets["pt"][0] == pytest.approx(50.0, rel=0.02)

@@ -13,8 +13,12 @@ TTBAR_EVENTS = 400
 
 
 def _contract_branches() -> dict[str, str]:
-    root_names = {np.float32: "float", np.int32: "int32_t", np.int64: "int64_t",
-                  np.float64: "double"}
+    root_names = {
+        np.float32: "float",
+        np.int32: "int32_t",
+        np.int64: "int64_t",
+        np.float64: "double",
+    }
     expected = {name: root_names[t] for name, t in EVENT_BRANCHES.items()}
     for coll, fields in COLLECTIONS.items():
         expected[f"n{coll}"] = "int32_t"
@@ -32,10 +36,24 @@ def test_ntuple_has_exactly_the_contract_branches(samples):
 def test_contract_names_match_design_doc():
     """The NanoAOD names DESIGN.md fixes; a rename here breaks every reader downstream."""
     names = set(_contract_branches())
-    for required in ["nJet", "Jet_pt", "Jet_btag", "Jet_genPartIdx", "Muon_pfRelIso04_all",
-                     "Muon_ip3d", "Electron_pfRelIso03_all", "MET_pt", "MET_phi",
-                     "GenPart_pdgId", "GenPart_genPartIdxMother", "run", "event",
-                     "process_id", "weight", "seed"]:
+    for required in [
+        "nJet",
+        "Jet_pt",
+        "Jet_btag",
+        "Jet_genPartIdx",
+        "Muon_pfRelIso04_all",
+        "Muon_ip3d",
+        "Electron_pfRelIso03_all",
+        "MET_pt",
+        "MET_phi",
+        "GenPart_pdgId",
+        "GenPart_genPartIdxMother",
+        "run",
+        "event",
+        "process_id",
+        "weight",
+        "seed",
+    ]:
         assert required in names
 
 
@@ -82,10 +100,16 @@ def test_ttbar_dilepton_truth_record_and_matching(samples):
     charged = (np.abs(pdg) == 11) | (np.abs(pdg) == 13)
     assert ak.all(ak.sum(charged & (np.abs(mother_pdg) == 24), axis=1) == 2)
     # Matching sanity: most b quarks from top decays inside the tracker get a jet.
-    central_b = ((np.abs(pdg) == 5) & (np.abs(mother_pdg) == 6) & (events.GenPart_pt > 30)
-                 & (np.abs(events.GenPart_eta) < 2.4))
+    central_b = (
+        (np.abs(pdg) == 5)
+        & (np.abs(mother_pdg) == 6)
+        & (events.GenPart_pt > 30)
+        & (np.abs(events.GenPart_eta) < 2.4)
+    )
     hits = total = 0
-    for wanted, jets in zip(ak.local_index(pdg)[central_b].tolist(), events.Jet_genPartIdx.tolist()):
+    for wanted, jets in zip(
+        ak.local_index(pdg)[central_b].tolist(), events.Jet_genPartIdx.tolist(), strict=True
+    ):
         total += len(wanted)
         hits += len(set(wanted) & set(jets))
     assert total > 200
@@ -146,8 +170,9 @@ def test_failure_mid_run_leaves_no_partial_file(base_config, tmp_path, monkeypat
     monkeypatch.setattr(generate_module, "event_arrays", flaky)
     config = {**base_config, "generation": {**base_config["generation"], "batch_size": 10}}
     with pytest.raises(RuntimeError, match="disk on fire"):
-        generate_module.generate_shard(get_process("ttbar_dilepton"), 30, 3, out, config,
-                                       progress=False)
+        generate_module.generate_shard(
+            get_process("ttbar_dilepton"), 30, 3, out, config, progress=False
+        )
     assert out.read_bytes() == b"previous good content"
     assert [p.name for p in tmp_path.iterdir()] == ["shard.root"]
 
@@ -174,8 +199,11 @@ def _leading_dimuon_mass(events):
     pt, eta, phi, m = (two[f"Muon_{f}"][:, :2] for f in ("pt", "eta", "phi", "mass"))
     px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)
     e = np.sqrt(px**2 + py**2 + pz**2 + m**2)
-    mass = np.sqrt(np.maximum(ak.sum(e, 1) ** 2 - ak.sum(px, 1) ** 2 - ak.sum(py, 1) ** 2
-                              - ak.sum(pz, 1) ** 2, 0))
+    mass = np.sqrt(
+        np.maximum(
+            ak.sum(e, 1) ** 2 - ak.sum(px, 1) ** 2 - ak.sum(py, 1) ** 2 - ak.sum(pz, 1) ** 2, 0
+        )
+    )
     opposite = two.Muon_charge[:, 0] != two.Muon_charge[:, 1]
     return mass[opposite].to_numpy(), two.weight[opposite].to_numpy()
 

@@ -13,15 +13,17 @@ from evenet.generation.generate import generate_shard
 
 def _generate(data_dir, tmp_path, config, name, events):
     out = tmp_path / f"{name}.root"
-    summary = generate_shard(get_process("external_lhe"), events, 5, out, config,
-                             lhe=data_dir / name, progress=False)
+    summary = generate_shard(
+        get_process("external_lhe"), events, 5, out, config, lhe=data_dir / name, progress=False
+    )
     with uproot.open(out) as f:
         return summary, f["Events"].arrays(), f["Runs"].arrays()
 
 
 def test_pythia6_ttbar_lhe_at_tevatron_energy(data_dir, tmp_path, base_config):
-    summary, events, runs = _generate(data_dir, tmp_path, base_config,
-                                      "pylhe-testfile-pythia-6.413-ttbar.lhe", 150)
+    summary, events, runs = _generate(
+        data_dir, tmp_path, base_config, "pylhe-testfile-pythia-6.413-ttbar.lhe", 150
+    )
     assert summary.events == 100  # stops at the end of the file
     assert runs.sqrt_s_gev[0] == pytest.approx(1960.0)
     assert ak.all(events.process_id == 0)
@@ -30,8 +32,9 @@ def test_pythia6_ttbar_lhe_at_tevatron_energy(data_dir, tmp_path, base_config):
 
 
 def test_powheg_negative_weights_keep_their_sign(data_dir, tmp_path, base_config):
-    summary, events, runs = _generate(data_dir, tmp_path, base_config,
-                                      "pylhe-testfile-powheg-box-v2-hvq.lhe", 50)
+    summary, events, runs = _generate(
+        data_dir, tmp_path, base_config, "pylhe-testfile-powheg-box-v2-hvq.lhe", 50
+    )
     assert summary.events == 6
     assert runs.sqrt_s_gev[0] == pytest.approx(5020.0)
     weights = events.weight.to_numpy()
@@ -48,8 +51,13 @@ def test_gzipped_lhe_is_read(data_dir, tmp_path):
     from evenet.cli import main
 
     packed = tmp_path / "hvq.lhe.gz"
-    packed.write_bytes(gzip.compress((data_dir / "pylhe-testfile-powheg-box-v2-hvq.lhe").read_bytes()))
+    packed.write_bytes(
+        gzip.compress((data_dir / "pylhe-testfile-powheg-box-v2-hvq.lhe").read_bytes())
+    )
     out = tmp_path / "gz.root"
-    assert main(["generate", "--lhe", str(packed), "--events", "3", "--output", str(out), "--quiet"]) == 0
+    assert (
+        main(["generate", "--lhe", str(packed), "--events", "3", "--output", str(out), "--quiet"])
+        == 0
+    )
     with uproot.open(out) as f:
         assert f["Events"].num_entries == 3

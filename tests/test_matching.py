@@ -19,9 +19,18 @@ def test_match_returns_local_genpart_indices_per_event():
     # Two events; event 1's partons are at local indices 0 (not allowed) and 1.
     obj_event = np.array([0, 1])
     gen_event = np.array([0, 1, 1])
-    out = match(obj_event, np.array([0.0, 1.0]), np.array([0.0, 1.0]),
-                gen_event, np.array([0.01, 1.0, 1.01]), np.array([0.0, 1.0, 1.0]),
-                np.array([True, False, True]), np.array([0, 0, 1]), 2, 0.4)
+    out = match(
+        obj_event,
+        np.array([0.0, 1.0]),
+        np.array([0.0, 1.0]),
+        gen_event,
+        np.array([0.01, 1.0, 1.01]),
+        np.array([0.0, 1.0, 1.0]),
+        np.array([True, False, True]),
+        np.array([0, 0, 1]),
+        2,
+        0.4,
+    )
     assert out.tolist() == [0, 1]
 
 

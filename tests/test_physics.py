@@ -53,9 +53,11 @@ def test_gg_d_at_fixed_mass_matches_published_lo_values(m_tt, expected):
     beta = np.sqrt(1 - 4 * m_top**2 / m_tt**2)
     c = np.linspace(-1, 1, 20001)
     s2 = 1 - c**2
-    weight = (1 + 2 * beta**2 * s2 - beta**4 * (1 + s2**2)) * (7 + 9 * beta**2 * c**2) / (
-        1 - beta**2 * c**2
-    ) ** 2
+    weight = (
+        (1 + 2 * beta**2 * s2 - beta**4 * (1 + s2**2))
+        * (7 + 9 * beta**2 * c**2)
+        / (1 - beta**2 * c**2) ** 2
+    )
     d = np.trace(correlation_matrix(GLUON_GLUON, beta, c), axis1=-2, axis2=-1) / 3
     assert np.average(d, weights=weight) == pytest.approx(expected, abs=0.01)
 

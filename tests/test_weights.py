@@ -11,10 +11,23 @@ def _record(pids, d1, d2, offsets):
     n = len(pids)
     zeros = np.zeros(n)
     event = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
-    return FlatParticles(offsets=np.asarray(offsets), event=event, pid=np.asarray(pids),
-                         status=np.full(n, -91), mother1=np.zeros(n, int), daughter1=np.asarray(d1),
-                         daughter2=np.asarray(d2), px=zeros, py=zeros, pz=zeros, e=zeros, m=zeros,
-                         vx=zeros, vy=zeros, vz=zeros)
+    return FlatParticles(
+        offsets=np.asarray(offsets),
+        event=event,
+        pid=np.asarray(pids),
+        status=np.full(n, -91),
+        mother1=np.zeros(n, int),
+        daughter1=np.asarray(d1),
+        daughter2=np.asarray(d2),
+        px=zeros,
+        py=zeros,
+        pz=zeros,
+        e=zeros,
+        m=zeros,
+        vx=zeros,
+        vy=zeros,
+        vz=zeros,
+    )
 
 
 def test_factor_counts_decays_not_copies_and_uses_antiparticle_fractions():

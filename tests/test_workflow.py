@@ -39,10 +39,25 @@ def dry_run(profile: str, tmp_path: Path, *targets: str) -> str:
     before = {p.name for p in REPO.iterdir()}
     result = subprocess.run(
         # Targets first: --config takes every following word as a KEY=VALUE pair.
-        [sys.executable, "-m", "snakemake", *targets, "--profile", f"profiles/{profile}",
-         "--dry-run", "--directory", str(tmp_path / "work"),
-         "--config", f"output_dir={tmp_path / 'out'}"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False,
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            *targets,
+            "--profile",
+            f"profiles/{profile}",
+            "--dry-run",
+            "--directory",
+            str(tmp_path / "work"),
+            "--config",
+            f"output_dir={tmp_path / 'out'}",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-5000:]
@@ -102,7 +117,11 @@ def test_ci_shard_count_and_target(tmp_path):
     assert job_counts(output) == {"generate": 4, "generate_all": 1}
     commands = shell_commands(output)
     assert sorted(re.search(r"--process (\w+)", c)[1] for c in commands) == [
-        "dimuon_lowmass", "haa_4b_ma30", "ttbar_dilepton", "ttbar_dilepton"]
+        "dimuon_lowmass",
+        "haa_4b_ma30",
+        "ttbar_dilepton",
+        "ttbar_dilepton",
+    ]
     assert all("--events 100 " in c for c in commands)
     seeds = [re.search(r"--seed (\d+)", c)[1] for c in commands]
     assert len(set(seeds)) == len(seeds), "two shards share a random stream"

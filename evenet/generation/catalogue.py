@@ -9,8 +9,15 @@ import yaml
 
 DEFAULT_CATALOGUE = Path(__file__).resolve().parents[2] / "config" / "processes.yaml"
 EXTERNAL_LHE = "external_lhe"
-_KEYS = {"id", "description", "category", "settings", "spin_correlation", "truth_pdg_ids",
-         "forced_decays"}
+_KEYS = {
+    "id",
+    "description",
+    "category",
+    "settings",
+    "spin_correlation",
+    "truth_pdg_ids",
+    "forced_decays",
+}
 
 
 class CatalogueError(ValueError):
@@ -53,9 +60,7 @@ def load_catalogue(path: str | Path = DEFAULT_CATALOGUE) -> dict[str, Process]:
         if not isinstance(pid, int) or isinstance(pid, bool) or pid < 0:
             raise CatalogueError(f"{path}: process '{name}' needs a non-negative integer 'id'")
         if pid in seen_ids:
-            raise CatalogueError(
-                f"{path}: processes '{seen_ids[pid]}' and '{name}' share id {pid}"
-            )
+            raise CatalogueError(f"{path}: processes '{seen_ids[pid]}' and '{name}' share id {pid}")
         seen_ids[pid] = name
         settings = entry.get("settings") or []
         if not all(isinstance(s, str) for s in settings):

@@ -19,7 +19,10 @@ from evenet.physics import kinematics as kin
 
 MM_TO_CM = 0.1
 GHOST_SCALE = 1e-18  # ghost hadrons keep only their direction
-LEPTON_FLAVOURS = {"Muon": (13, "muons", "pfRelIso04_all"), "Electron": (11, "electrons", "pfRelIso03_all")}
+LEPTON_FLAVOURS = {
+    "Muon": (13, "muons", "pfRelIso04_all"),
+    "Electron": (11, "electrons", "pfRelIso03_all"),
+}
 
 
 @dataclass
@@ -32,7 +35,9 @@ class RecoObjects:
 
     n_events: int
     jets: dict[str, np.ndarray]  # pt, eta, phi, mass, btag
-    leptons: dict[str, dict[str, np.ndarray]]  # "Muon"/"Electron": pt, eta, phi, mass, charge, iso, ip3d
+    leptons: dict[
+        str, dict[str, np.ndarray]
+    ]  # "Muon"/"Electron": pt, eta, phi, mass, charge, iso, ip3d
     met_pt: np.ndarray
     met_phi: np.ndarray
 
@@ -93,8 +98,15 @@ class Detector:
         self.rng = rng
 
     # -- leptons -----------------------------------------------------------------
-    def _leptons(self, p: FlatParticles, final_vis: np.ndarray, vis_offsets: np.ndarray,
-                 pt: np.ndarray, eta: np.ndarray, phi: np.ndarray):
+    def _leptons(
+        self,
+        p: FlatParticles,
+        final_vis: np.ndarray,
+        vis_offsets: np.ndarray,
+        pt: np.ndarray,
+        eta: np.ndarray,
+        phi: np.ndarray,
+    ):
         """Reconstructed leptons per flavour; returns (objects, isolated particle indices)."""
         objects, isolated = {}, []
         for name, (pdg, section, _) in LEPTON_FLAVOURS.items():
@@ -111,9 +123,13 @@ class Detector:
             # Relative isolation: visible pT in the cone around the true direction, itself excluded.
             ia, ib = _pairs_within_events(ev, vis_offsets)
             other = final_vis[ib]
-            in_cone = (kin.delta_r(eta[cand][ia], phi[cand][ia], eta[other], phi[other])
-                       < c["isolation_cone"]) & (other != cand[ia])
-            cone_pt = np.bincount(ia, weights=np.where(in_cone, pt[other], 0.0), minlength=len(cand))
+            in_cone = (
+                kin.delta_r(eta[cand][ia], phi[cand][ia], eta[other], phi[other])
+                < c["isolation_cone"]
+            ) & (other != cand[ia])
+            cone_pt = np.bincount(
+                ia, weights=np.where(in_cone, pt[other], 0.0), minlength=len(cand)
+            )
             iso = cone_pt / lep_pt
 
             # 3D impact parameter: distance of the straight track line to the origin (the
@@ -125,8 +141,13 @@ class Detector:
 
             order = np.lexsort((-lep_pt, ev))
             fields = {
-                "pt": lep_pt, "eta": eta[cand], "phi": phi[cand], "mass": p.m[cand],
-                "charge": -np.sign(p.pid[cand]), "iso": iso, "ip3d": ip3d,
+                "pt": lep_pt,
+                "eta": eta[cand],
+                "phi": phi[cand],
+                "mass": p.m[cand],
+                "charge": -np.sign(p.pid[cand]),
+                "iso": iso,
+                "ip3d": ip3d,
                 "_index": cand,
             }
             objects[name] = {k: v[order] for k, v in fields.items()}
@@ -142,22 +163,36 @@ class Detector:
         b_ghosts = heavy[has_flavour(p.pid[heavy], 5)]
         c_ghosts = heavy[has_flavour(p.pid[heavy], 4)]
         index = np.concatenate([inputs, b_ghosts, c_ghosts])
-        kind = np.concatenate([np.zeros(len(inputs), np.int8), np.ones(len(b_ghosts), np.int8),
-                               np.full(len(c_ghosts), 2, np.int8)])
+        kind = np.concatenate(
+            [
+                np.zeros(len(inputs), np.int8),
+                np.ones(len(b_ghosts), np.int8),
+                np.full(len(c_ghosts), 2, np.int8),
+            ]
+        )
         event = p.event[index]
         order = np.argsort(event, kind="stable")
         index, kind, event = index[order], kind[order], event[order]
         scale = np.where(kind == 0, 1.0, GHOST_SCALE)
         counts = np.bincount(event, minlength=p.n_events)
         offsets = np.concatenate([[0], np.cumsum(counts)])
-        four = ak.zip({"px": p.px[index] * scale, "py": p.py[index] * scale,
-                       "pz": p.pz[index] * scale, "E": p.e[index] * scale})
-        jets, constituents = _cluster(ak.unflatten(four, counts), c["radius"], c["cluster_min_pt_gev"])
+        four = ak.zip(
+            {
+                "px": p.px[index] * scale,
+                "py": p.py[index] * scale,
+                "pz": p.pz[index] * scale,
+                "E": p.e[index] * scale,
+            }
+        )
+        jets, constituents = _cluster(
+            ak.unflatten(four, counts), c["radius"], c["cluster_min_pt_gev"]
+        )
 
         n_jets = ak.to_numpy(ak.num(jets)).astype(np.int64)
         jet_event = np.repeat(np.arange(p.n_events), n_jets)
-        jpx, jpy, jpz, je = (ak.to_numpy(ak.flatten(jets[f])).astype(np.float64)
-                             for f in ("px", "py", "pz", "E"))
+        jpx, jpy, jpz, je = (
+            ak.to_numpy(ak.flatten(jets[f])).astype(np.float64) for f in ("px", "py", "pz", "E")
+        )
         # Hadron flavour from ghosts: B beats C beats light.
         n_const = ak.to_numpy(ak.flatten(ak.num(constituents, axis=2))).astype(np.int64)
         local = ak.to_numpy(ak.flatten(constituents, axis=None)).astype(np.int64)
@@ -168,22 +203,29 @@ class Detector:
 
         # Energy resolution sigma/E = sqrt(a^2/E + b^2/E^2 + c^2), applied to the four-vector.
         res = c["resolution"]
-        rel = np.sqrt(res["stochastic"] ** 2 / je + (res["noise_gev"] / je) ** 2 + res["constant"] ** 2)
+        rel = np.sqrt(
+            res["stochastic"] ** 2 / je + (res["noise_gev"] / je) ** 2 + res["constant"] ** 2
+        )
         factor = np.maximum(1.0 + rel * self.rng.standard_normal(len(je)), 0.0)
         spx, spy, spz, se = jpx * factor, jpy * factor, jpz * factor, je * factor
         jet_pt, jet_eta = kin.pt(spx, spy), kin.eta(spx, spy, spz)
 
         b = self.cfg["btag"]
-        efficiency = np.where(has_b, b["efficiency_b"], np.where(has_c, b["efficiency_c"], b["efficiency_light"]))
+        efficiency = np.where(
+            has_b, b["efficiency_b"], np.where(has_c, b["efficiency_c"], b["efficiency_light"])
+        )
         tagged = (np.abs(jet_eta) < b["max_abs_eta"]) & (self.rng.random(len(je)) < efficiency)
 
         in_acceptance = np.abs(jet_eta) < c["max_abs_eta"]
         store = in_acceptance & (jet_pt > c["min_pt_gev"])
         order = np.lexsort((-jet_pt[store], jet_event[store]))
         jets_out = {
-            "pt": jet_pt[store][order], "eta": jet_eta[store][order],
-            "phi": kin.phi(spx, spy)[store][order], "mass": kin.mass(se, spx, spy, spz)[store][order],
-            "btag": tagged[store][order].astype(np.float32), "_event": jet_event[store][order],
+            "pt": jet_pt[store][order],
+            "eta": jet_eta[store][order],
+            "phi": kin.phi(spx, spy)[store][order],
+            "mass": kin.mass(se, spx, spy, spz)[store][order],
+            "btag": tagged[store][order].astype(np.float32),
+            "_event": jet_event[store][order],
             "_hadron_flavour": np.where(has_b, 5, np.where(has_c, 4, 0))[store][order],
         }
         # Sums for MET: every clustered jet inside the acceptance, true and smeared.
@@ -202,8 +244,10 @@ class Detector:
         n = p.n_events
         pt, eta, phi = p.pt, p.eta, p.phi
         final = p.status > 0
-        visible = final & ~np.isin(np.abs(p.pid), INVISIBLE_PDG_IDS) & (
-            np.abs(eta) < self.cfg["max_abs_eta_visible"]
+        visible = (
+            final
+            & ~np.isin(np.abs(p.pid), INVISIBLE_PDG_IDS)
+            & (np.abs(eta) < self.cfg["max_abs_eta_visible"])
         )
         final_vis = np.flatnonzero(visible)  # event-sorted, as the flat record is
         vis_offsets = _segments(p.event[final_vis], n)

@@ -49,11 +49,23 @@ def event_arrays(flat: FlatParticles, reco: RecoObjects, process: Process, match
     abs_pdg = np.abs(gen["pdgId"])
 
     def matched(obj, allowed, max_dr):
-        return match(obj["_event"], obj["eta"], obj["phi"], gen_event, gen["eta"], gen["phi"],
-                     allowed, gen_local, n, max_dr)
+        return match(
+            obj["_event"],
+            obj["eta"],
+            obj["phi"],
+            gen_event,
+            gen["eta"],
+            gen["phi"],
+            allowed,
+            gen_local,
+            n,
+            max_dr,
+        )
 
     jets = dict(reco.jets)
-    jets["genPartIdx"] = matched(jets, leaf & np.isin(abs_pdg, JET_PARTON_IDS), matching["jet_max_dr"])
+    jets["genPartIdx"] = matched(
+        jets, leaf & np.isin(abs_pdg, JET_PARTON_IDS), matching["jet_max_dr"]
+    )
     arrays = {"Jet": collection(jets, jets["_event"], n, "Jet")}
     for name, pdg, iso_name in (("Muon", 13, "pfRelIso04_all"), ("Electron", 11, "pfRelIso03_all")):
         obj = dict(reco.leptons[name])
@@ -107,7 +119,9 @@ def generate_shard(
                 "weight": weight.astype(np.float32),
                 "seed": np.full(count, seed, np.int32),
             }
-            arrays.update(event_arrays(flat, detector.reconstruct(flat), process, det_cfg["matching"]))
+            arrays.update(
+                event_arrays(flat, detector.reconstruct(flat), process, det_cfg["matching"])
+            )
             pending.append(arrays)
             pending_events += count
             done += count
@@ -127,16 +141,33 @@ def generate_shard(
             # Forced decays: σ of the generated final state (see evenet.generation.weights).
             scale = sum_w / sum_nominal
             xsec, xsec_err = xsec * scale, xsec_err * scale
-        writer.write_runs({
-            "run": seed, "process_id": process.id, "seed": seed, "genEventCount": done,
-            "genEventSumw": sum_w, "genEventSumw2": sum_w2, "xsec_pb": xsec,
-            "xsec_err_pb": xsec_err,
-            "sqrt_s_gev": run.pythia.infoPython().eCM(), "n_tried": run.hook.tried if run.hook else 0,
-            "veto_acceptance": run.hook.acceptance if run.hook else 1.0,
-            "schema_version": SCHEMA_VERSION,
-        })
+        writer.write_runs(
+            {
+                "run": seed,
+                "process_id": process.id,
+                "seed": seed,
+                "genEventCount": done,
+                "genEventSumw": sum_w,
+                "genEventSumw2": sum_w2,
+                "xsec_pb": xsec,
+                "xsec_err_pb": xsec_err,
+                "sqrt_s_gev": run.pythia.infoPython().eCM(),
+                "n_tried": run.hook.tried if run.hook else 0,
+                "veto_acceptance": run.hook.acceptance if run.hook else 1.0,
+                "schema_version": SCHEMA_VERSION,
+            }
+        )
     meter.update(done, force=True)
-    return ShardSummary(output, done, time.perf_counter() - start, init_seconds, pythia_seconds, xsec, xsec_err, sum_w)
+    return ShardSummary(
+        output,
+        done,
+        time.perf_counter() - start,
+        init_seconds,
+        pythia_seconds,
+        xsec,
+        xsec_err,
+        sum_w,
+    )
 
 
 def _concatenate(parts: list[dict]) -> dict:

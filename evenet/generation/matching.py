@@ -44,8 +44,18 @@ def greedy_match(distance: np.ndarray, max_distance: float) -> np.ndarray:
     return result
 
 
-def match(obj_event, obj_eta, obj_phi, gen_event, gen_eta, gen_phi, gen_allowed,
-          gen_local, n_events: int, max_dr: float) -> np.ndarray:
+def match(
+    obj_event,
+    obj_eta,
+    obj_phi,
+    gen_event,
+    gen_eta,
+    gen_phi,
+    gen_allowed,
+    gen_local,
+    n_events: int,
+    max_dr: float,
+) -> np.ndarray:
     """For each object (flat, event-sorted) the local GenPart index it matches, or −1.
 
     ``gen_allowed`` marks the GenPart entries this object type may match; ``gen_local``

@@ -24,31 +24,73 @@ import awkward as ak
 import numpy as np
 import uproot
 
-from evenet import SCHEMA_VERSION
-
-EVENT_BRANCHES = {"run": np.int32, "event": np.int64, "process_id": np.int32,
-                  "weight": np.float32, "seed": np.int32, "MET_pt": np.float32,
-                  "MET_phi": np.float32}
+EVENT_BRANCHES = {
+    "run": np.int32,
+    "event": np.int64,
+    "process_id": np.int32,
+    "weight": np.float32,
+    "seed": np.int32,
+    "MET_pt": np.float32,
+    "MET_phi": np.float32,
+}
 # collection -> (field -> dtype); branch names are f"{collection}_{field}".
 COLLECTIONS = {
-    "Jet": {"pt": np.float32, "eta": np.float32, "phi": np.float32, "mass": np.float32,
-            "btag": np.float32, "genPartIdx": np.int32},
-    "Muon": {"pt": np.float32, "eta": np.float32, "phi": np.float32, "mass": np.float32,
-             "charge": np.int32, "pfRelIso04_all": np.float32, "ip3d": np.float32,
-             "genPartIdx": np.int32},
-    "Electron": {"pt": np.float32, "eta": np.float32, "phi": np.float32, "mass": np.float32,
-                 "charge": np.int32, "pfRelIso03_all": np.float32, "ip3d": np.float32,
-                 "genPartIdx": np.int32},
-    "GenPart": {"pdgId": np.int32, "genPartIdxMother": np.int32, "pt": np.float32,
-                "eta": np.float32, "phi": np.float32, "mass": np.float32},
+    "Jet": {
+        "pt": np.float32,
+        "eta": np.float32,
+        "phi": np.float32,
+        "mass": np.float32,
+        "btag": np.float32,
+        "genPartIdx": np.int32,
+    },
+    "Muon": {
+        "pt": np.float32,
+        "eta": np.float32,
+        "phi": np.float32,
+        "mass": np.float32,
+        "charge": np.int32,
+        "pfRelIso04_all": np.float32,
+        "ip3d": np.float32,
+        "genPartIdx": np.int32,
+    },
+    "Electron": {
+        "pt": np.float32,
+        "eta": np.float32,
+        "phi": np.float32,
+        "mass": np.float32,
+        "charge": np.int32,
+        "pfRelIso03_all": np.float32,
+        "ip3d": np.float32,
+        "genPartIdx": np.int32,
+    },
+    "GenPart": {
+        "pdgId": np.int32,
+        "genPartIdxMother": np.int32,
+        "pt": np.float32,
+        "eta": np.float32,
+        "phi": np.float32,
+        "mass": np.float32,
+    },
 }
-RUNS_BRANCHES = {"run": np.int32, "process_id": np.int32, "seed": np.int32,
-                 "genEventCount": np.int64, "genEventSumw": np.float64,
-                 "genEventSumw2": np.float64, "xsec_pb": np.float64, "xsec_err_pb": np.float64,
-                 "sqrt_s_gev": np.float64, "n_tried": np.int64, "veto_acceptance": np.float64, "schema_version": np.int32}
+RUNS_BRANCHES = {
+    "run": np.int32,
+    "process_id": np.int32,
+    "seed": np.int32,
+    "genEventCount": np.int64,
+    "genEventSumw": np.float64,
+    "genEventSumw2": np.float64,
+    "xsec_pb": np.float64,
+    "xsec_err_pb": np.float64,
+    "sqrt_s_gev": np.float64,
+    "n_tried": np.int64,
+    "veto_acceptance": np.float64,
+    "schema_version": np.int32,
+}
 
 
-def collection(fields: dict[str, np.ndarray], event: np.ndarray, n_events: int, name: str) -> ak.Array:
+def collection(
+    fields: dict[str, np.ndarray], event: np.ndarray, n_events: int, name: str
+) -> ak.Array:
     """Ragged records of one collection from flat, event-sorted arrays, cast to contract dtypes."""
     dtypes = COLLECTIONS[name]
     missing = set(dtypes) - set(fields)
@@ -69,8 +111,10 @@ class NtupleWriter:
         if self._events is None:
             self._events = self._file.mktree(
                 "Events",
-                {name: (array.type if isinstance(array, ak.Array) else array.dtype)
-                 for name, array in arrays.items()},
+                {
+                    name: (array.type if isinstance(array, ak.Array) else array.dtype)
+                    for name, array in arrays.items()
+                },
                 counter_name=lambda name: f"n{name}",
                 title="EveNet reconstruction ntuple",
             )

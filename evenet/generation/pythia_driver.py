@@ -94,7 +94,9 @@ def build_pythia(
     lines += ["Random:setSeed = on", f"Random:seed = {int(seed)}"]
     for line in lines:
         if not pythia.readString(line):
-            raise GenerationError(f"Pythia rejected the setting '{line}' (process '{process.name}')")
+            raise GenerationError(
+                f"Pythia rejected the setting '{line}' (process '{process.name}')"
+            )
     hook = None
     if process.spin_correlation:
         hook = SpinCorrelationHook(pythia.rndm)
@@ -110,5 +112,10 @@ def build_pythia(
         fractions = open_fractions(pythia, process.forced_decays)
     except ValueError as error:
         raise GenerationError(f"process '{process.name}': {error}") from None
-    return PythiaRun(pythia=pythia, process=process, hook=hook, from_lhe=lhe is not None,
-                     forced_fractions=fractions)
+    return PythiaRun(
+        pythia=pythia,
+        process=process,
+        hook=hook,
+        from_lhe=lhe is not None,
+        forced_fractions=fractions,
+    )

@@ -48,7 +48,7 @@ def _dot(a, b):
 def acceptance_scalar(initial, top, antitop, plus, minus) -> float:
     """w = (1 − l̂⁺ᵀ C l̂⁻)/2 for one event, plain floats (evenet.physics.spin has the
     vectorised definition this must agree with; a test checks they do)."""
-    ttbar = tuple(a + b for a, b in zip(top, antitop))
+    ttbar = tuple(a + b for a, b in zip(top, antitop, strict=True))
     top_cm, antitop_cm = _boost(top, ttbar), _boost(antitop, ttbar)
     lp = _unit(_boost(_boost(plus, ttbar), top_cm)[1:])
     lm = _unit(_boost(_boost(minus, ttbar), antitop_cm)[1:])
@@ -105,8 +105,11 @@ def _top_system(process):
     for pid, sign in ((6, +1), (-6, -1)):
         top = process[tops[pid]]
         w_index = next(
-            (i for i in range(top.daughter1(), top.daughter2() + 1)
-             if process[i].id() == 24 * sign),
+            (
+                i
+                for i in range(top.daughter1(), top.daughter2() + 1)
+                if process[i].id() == 24 * sign
+            ),
             None,
         )
         if w_index is None:
@@ -133,10 +136,10 @@ class SpinCorrelationHook(pythia8mc.UserHooks):
         self.tried = 0
         self.accepted = 0
 
-    def canVetoProcessLevel(self):  # noqa: N802 (Pythia's name)
+    def canVetoProcessLevel(self):  # Pythia names the method
         return True
 
-    def doVetoProcessLevel(self, process):  # noqa: N802 (Pythia's name)
+    def doVetoProcessLevel(self, process):  # Pythia names the method
         self.tried += 1
         system = _top_system(process)
         probability = 0.5 if system is None else acceptance_scalar(*system)

@@ -48,13 +48,15 @@ def forced_decay_factor(p: FlatParticles, fractions: dict[int, tuple[float, floa
     forced = np.flatnonzero(np.isin(np.abs(p.pid), ids) & (p.daughter1 > 0))
     first_daughter = p.offsets[p.event[forced]] + p.daughter1[forced]
     # A carbon copy (same id as its only daughter) has not decayed yet.
-    decayed = forced[(p.pid[first_daughter] != p.pid[forced])
-                     | (p.daughter2[forced] != p.daughter1[forced])]
+    decayed = forced[
+        (p.pid[first_daughter] != p.pid[forced]) | (p.daughter2[forced] != p.daughter1[forced])
+    ]
     lookup_particle = {pid: f[0] for pid, f in fractions.items()}
     lookup_anti = {pid: f[1] for pid, f in fractions.items()}
     pids = p.pid[decayed]
-    values = np.array([lookup_particle[i] if i > 0 else lookup_anti[-i] for i in pids.tolist()],
-                      dtype=np.float64)
+    values = np.array(
+        [lookup_particle[i] if i > 0 else lookup_anti[-i] for i in pids.tolist()], dtype=np.float64
+    )
     with np.errstate(divide="ignore"):
         log_factor = np.bincount(p.event[decayed], np.log(values), minlength=p.n_events)
     return np.exp(log_factor)

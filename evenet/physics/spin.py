@@ -62,7 +62,7 @@ def correlation_matrix(initial_state, beta, cos_theta):
         b2 * root * s2 * sin2theta,
     )
     is_gg = np.asarray(initial_state) == GLUON_GLUON
-    kk, rr, nn, rk = (np.where(is_gg, g / gg_a, q / qq_a) for g, q in zip(gg, qq))
+    kk, rr, nn, rk = (np.where(is_gg, g / gg_a, q / qq_a) for g, q in zip(gg, qq, strict=True))
     zero = np.zeros_like(kk)
     return np.stack(
         [
