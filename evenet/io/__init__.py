@@ -1,0 +1,1 @@
+"""Readers (our ntuples, CMS NanoAOD, Delphes, tables), point clouds, Parquet shards, manifests."""

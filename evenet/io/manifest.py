@@ -1,0 +1,99 @@
+"""manifest.json of a converted sample or a dataset: what the shards hold and where they are.
+
+Layout (JSON):
+  schema_version   int, must equal evenet.SCHEMA_VERSION
+  kind             "sample" (one converted sample) or "dataset" (samples + a task's class map)
+  name             sample or dataset name
+  columns          [{name, dtype, shape, features?, units?, transforms?}]
+  shapes           {"R", "D", "P", "K"}
+  has_targets      bool: the target columns exist (truth was available)
+  topologies       [{id, name}] (config/topologies.yaml order)
+  samples          {name: {process, xsec_pb, sum_weights, events, has_targets}}
+  shards           [{path (relative to the manifest's folder), sample, rows, sha256,
+                     row_groups: [{rows, splits: [n_train, n_val, n_test]}]}]
+  counts           {"<process id>": [n_train, n_val, n_test]}
+  class_map        datasets only: {"<process id>": class index}
+  conversion       the conversion config (thresholds, b-tag working point, x_extra names)
+  config_hash, code_version, sources [{path, sha256}]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from evenet import SCHEMA_VERSION
+
+MANIFEST_NAME = "manifest.json"
+STATS_NAME = "stats.json"
+
+
+class ManifestError(ValueError):
+    """A manifest is missing, malformed or of another schema version."""
+
+
+@dataclass(frozen=True)
+class RowGroup:
+    rows: int
+    splits: tuple[int, int, int]  # events per split (train, val, test)
+
+
+@dataclass(frozen=True)
+class ShardEntry:
+    path: Path  # absolute
+    sample: str
+    rows: int
+    row_groups: tuple[RowGroup, ...]
+
+
+def manifest_path(location: str | os.PathLike) -> Path:
+    """A manifest file, or the folder holding manifest.json."""
+    location = Path(location)
+    return location / MANIFEST_NAME if location.is_dir() else location
+
+
+def load_manifest(location: str | os.PathLike) -> dict:
+    path = manifest_path(location)
+    try:
+        manifest = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ManifestError(f"no manifest at {path}") from None
+    except (OSError, json.JSONDecodeError) as error:
+        raise ManifestError(f"cannot read manifest {path}: {error}") from None
+    version = manifest.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise ManifestError(
+            f"{path} has schema version {version}; this code reads version {SCHEMA_VERSION} "
+            "(reconvert the sample)"
+        )
+    return manifest
+
+
+def shard_entries(manifest: dict, location: str | os.PathLike) -> list[ShardEntry]:
+    """The shards of a manifest with absolute paths (relative ones resolve from its folder)."""
+    folder = manifest_path(location).parent
+    entries = []
+    for shard in manifest["shards"]:
+        path = Path(shard["path"])
+        entries.append(
+            ShardEntry(
+                path=path if path.is_absolute() else (folder / path).resolve(),
+                sample=shard["sample"],
+                rows=int(shard["rows"]),
+                row_groups=tuple(
+                    RowGroup(int(g["rows"]), tuple(int(n) for n in g["splits"]))
+                    for g in shard["row_groups"]
+                ),
+            )
+        )
+    return entries
+
+
+def write_json_atomic(path: Path, payload: dict) -> None:
+    """Write JSON to a temporary name beside ``path`` and rename it into place."""
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n")
+    os.replace(temporary, path)

@@ -1,0 +1,102 @@
+"""The point-cloud data contract (DESIGN.md "Point-cloud datasets", schema version 1).
+
+One place defines the column names, dtypes and fixed shapes that the converter writes and
+the loader reads. Shapes that depend on config/topologies.yaml (R resonances × D daughters,
+P partons) and on the analysis (K extra object features) are passed in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from evenet import SCHEMA_VERSION
+
+N_OBJECTS = 18
+OBJECT_FEATURES = ("E", "pT", "eta", "phi", "isBJet", "isLepton", "charge")
+GLOBAL_FEATURES = (
+    "MET",
+    "MET_phi",
+    "nLepton",
+    "nJet",
+    "nBJet",
+    "HT",
+    "HT_lep",
+    "M_all",
+    "M_leptons",
+    "M_bjets",
+)
+N_NEUTRINOS = 2
+NEUTRINO_FEATURES = ("pT", "eta", "phi")
+PARTON_FEATURES = ("pT", "eta", "phi", "m")
+# Features transformed with log1p before standardisation; φ-like ones are never standardised.
+LOG1P_FEATURES = {
+    "x": ("E", "pT"),
+    "globals": ("MET", "HT", "HT_lep", "M_all", "M_leptons", "M_bjets"),
+    "neutrinos": ("pT",),
+    "partons": ("pT", "m"),
+}
+PERIODIC_FEATURES = {
+    "x": ("phi",),
+    "globals": ("MET_phi",),
+    "neutrinos": ("phi",),
+    "partons": ("phi",),
+}
+SPLITS = {"train": 0, "val": 1, "test": 2}
+TARGET_COLUMNS = (
+    "topology",
+    "assignment",
+    "segmentation",
+    "neutrinos",
+    "neutrinos_mask",
+    "partons",
+    "partons_mask",
+)
+
+
+@dataclass(frozen=True)
+class Shapes:
+    """Global padded shapes: R, D, P from config/topologies.yaml, K extra object features."""
+
+    resonances: int  # R
+    daughters: int  # D
+    partons: int  # P
+    extra_features: int = 0  # K (0: no x_extra column)
+
+
+def _grid(value_type: pa.DataType, *shape: int) -> pa.DataType:
+    """Nested fixed-size lists, outermost dimension first: _grid(f32, 18, 7) -> 18 × 7."""
+    out = value_type
+    for size in reversed(shape):
+        out = pa.list_(out, size)
+    return out
+
+
+def arrow_schema(shapes: Shapes, with_targets: bool) -> pa.Schema:
+    fields = [
+        pa.field("sample", pa.dictionary(pa.int32(), pa.string())),
+        pa.field("run", pa.int64()),
+        pa.field("event", pa.int64()),
+        pa.field("split", pa.int8()),
+        pa.field("x", _grid(pa.float32(), N_OBJECTS, len(OBJECT_FEATURES))),
+        pa.field("x_mask", _grid(pa.bool_(), N_OBJECTS)),
+    ]
+    if shapes.extra_features:
+        fields.append(pa.field("x_extra", _grid(pa.float32(), N_OBJECTS, shapes.extra_features)))
+    fields += [
+        pa.field("globals", _grid(pa.float32(), len(GLOBAL_FEATURES))),
+        pa.field("process", pa.int32()),
+        pa.field("weight", pa.float32()),
+    ]
+    if with_targets:
+        fields += [
+            pa.field("topology", pa.int16()),
+            pa.field("assignment", _grid(pa.int16(), shapes.resonances, shapes.daughters)),
+            pa.field("segmentation", _grid(pa.int8(), N_OBJECTS)),
+            pa.field("neutrinos", _grid(pa.float32(), N_NEUTRINOS, len(NEUTRINO_FEATURES))),
+            pa.field("neutrinos_mask", _grid(pa.bool_(), N_NEUTRINOS)),
+            pa.field("partons", _grid(pa.float32(), shapes.partons, len(PARTON_FEATURES))),
+            pa.field("partons_mask", _grid(pa.bool_(), shapes.partons)),
+        ]
+    return pa.schema(fields, metadata={"evenet_schema_version": str(SCHEMA_VERSION)})
