@@ -73,6 +73,38 @@ def build_parser() -> argparse.ArgumentParser:
     generate = commands.add_parser("generate", help="Pythia 8 + detector -> ROOT ntuple")
     _add_generation_args(generate, output_required=True)
 
+    convert = commands.add_parser("convert", help="reconstruction files -> Parquet point clouds")
+    convert.add_argument(
+        "--input",
+        nargs="+",
+        required=True,
+        metavar="FILE_OR_GLOB",
+        help="input files of ONE sample (globs are expanded, sorted)",
+    )
+    convert.add_argument("--output", required=True, help="output folder (shards + manifest.json)")
+    convert.add_argument("--sample", help="sample name (default: the output folder's name)")
+    convert.add_argument(
+        "--format",
+        default="nanoaod",
+        choices=["nanoaod", "delphes", "table"],
+        help="nanoaod: our ntuples or CMS NanoAOD (default)",
+    )
+    convert.add_argument(
+        "--topology",
+        help="force one topology of config/topologies.yaml "
+        "(default: the topologies listing the sample's process)",
+    )
+    convert.add_argument(
+        "--table-format", help="column map for --format table (config/table_formats/*.yaml)"
+    )
+    convert.add_argument(
+        "--config",
+        nargs="+",
+        default=None,
+        metavar="CFG",
+        help="config files in layering order (default: config/config.yaml)",
+    )
+
     bench = commands.add_parser("bench", help="benchmarks, one JSON object each with --json")
     benches = bench.add_subparsers(dest="bench", required=True, parser_class=_Parser)
     bench_generate = benches.add_parser("generate", help="generation stage vs. plain Pythia")
@@ -139,16 +171,60 @@ def _bench_generate(args) -> int:
     return 0
 
 
+def _expand_inputs(patterns: list[str]) -> list[Path]:
+    import glob
+
+    paths = []
+    for pattern in patterns:
+        matches = sorted(glob.glob(pattern))
+        if not matches:
+            raise UsageError(f"no input file matches '{pattern}'")
+        paths += [Path(m) for m in matches]
+    return paths
+
+
+def _convert(args) -> int:
+    from evenet.config import default_config_path, load_config
+    from evenet.io.convert import convert_sample
+
+    config = load_config(args.config or [default_config_path()])
+    inputs = _expand_inputs(args.input)
+    output = Path(args.output)
+    if not output.parent.is_dir():
+        raise UsageError(f"the parent of --output ({output.parent}) does not exist")
+    convert_sample(
+        inputs,
+        output,
+        args.sample or output.name,
+        config,
+        fmt=args.format,
+        topology=args.topology,
+        table_format=args.table_format,
+        log=lambda line: print(line, file=sys.stderr),
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     from evenet.config import ConfigError
     from evenet.generation.lhe import LHEError
     from evenet.generation.pythia_driver import GenerationError
+    from evenet.io.events import ReaderError
+    from evenet.io.topologies import TopologyError
 
     args = build_parser().parse_args(argv)
-    handlers = {"generate": _generate, "bench": _bench_generate}
+    handlers = {"generate": _generate, "bench": _bench_generate, "convert": _convert}
     try:
         return handlers[args.command](args)
-    except (UsageError, ConfigError, CatalogueError, LHEError, GenerationError) as error:
+    except (
+        UsageError,
+        ConfigError,
+        CatalogueError,
+        LHEError,
+        GenerationError,
+        ReaderError,
+        TopologyError,
+    ) as error:
         print(f"evenet: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -1,0 +1,273 @@
+"""`evenet convert`: reconstruction files of one sample -> Parquet shards + manifest.json."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+
+import numpy as np
+
+from evenet import SCHEMA_VERSION, __version__
+from evenet.config import fingerprint
+from evenet.io.events import ReaderError, RecoEvents
+from evenet.io.manifest import MANIFEST_NAME, write_json_atomic
+from evenet.io.pointcloud import build_point_clouds
+from evenet.io.schema import (
+    GLOBAL_FEATURES,
+    LOG1P_FEATURES,
+    NEUTRINO_FEATURES,
+    OBJECT_FEATURES,
+    PARTON_FEATURES,
+    PERIODIC_FEATURES,
+    SPLITS,
+    TARGET_COLUMNS,
+    Shapes,
+    arrow_schema,
+)
+from evenet.io.shards import ShardWriter
+from evenet.io.split import assign_split
+from evenet.io.targets import build_targets
+from evenet.io.topologies import DEFAULT_TOPOLOGIES, Topologies, load_topologies
+
+FORMATS = ("nanoaod", "delphes", "table")
+# Entries read per chunk from one file: bounded memory, large enough for vectorisation.
+CHUNK_EVENTS = 100_000
+_UNITS = {
+    "E": "GeV",
+    "pT": "GeV",
+    "eta": "",
+    "phi": "rad",
+    "m": "GeV",
+    "MET": "GeV",
+    "MET_phi": "rad",
+    "HT": "GeV",
+    "HT_lep": "GeV",
+    "M_all": "GeV",
+    "M_leptons": "GeV",
+    "M_bjets": "GeV",
+}
+
+
+def _chunks(path: Path, fmt: str, sample: str, config: dict, table_format):
+    """Yield RecoEvents chunks of one input file."""
+    if fmt == "nanoaod":
+        import uproot
+
+        from evenet.io.nanoaod import read_nanoaod
+
+        try:
+            with uproot.open(path) as file:
+                total = file["Events"].num_entries if "Events" in file else 0
+        except FileNotFoundError:
+            raise ReaderError(f"{path}: file does not exist") from None
+        except Exception as error:
+            raise ReaderError(f"{path}: not a readable ROOT file ({error})") from None
+        nano = config["readers"]["nanoaod"]
+        for start in range(0, max(total, 1), CHUNK_EVENTS):
+            yield read_nanoaod(
+                path,
+                sample,
+                nano["btag_branch"],
+                nano["btag_working_point"],
+                entry_start=start,
+                entry_stop=start + CHUNK_EVENTS,
+            )
+    elif fmt == "delphes":
+        from evenet.io.delphes import read_delphes
+
+        yield read_delphes(path, sample)
+    elif fmt == "table":
+        from evenet.io.tables import read_table
+
+        if table_format is None:
+            raise ReaderError(
+                "--format table needs --table-format MAP.yaml (config/table_formats/)"
+            )
+        yield read_table(path, table_format, sample)
+    else:
+        raise ReaderError(f"unknown format '{fmt}' (choose from {', '.join(FORMATS)})")
+
+
+def _columns_description(shapes: Shapes, has_targets: bool) -> list[dict]:
+    def features(group, names):
+        return {
+            "features": list(names),
+            "units": [_UNITS.get(n, "") for n in names],
+            "log1p": [n for n in names if n in LOG1P_FEATURES.get(group, ())],
+            "periodic": [n for n in names if n in PERIODIC_FEATURES.get(group, ())],
+        }
+
+    columns = [
+        {"name": name, "dtype": str(field.type)}
+        for name, field in ((f.name, f) for f in arrow_schema(shapes, has_targets))
+    ]
+    extra = {"x": features("x", OBJECT_FEATURES), "globals": features("globals", GLOBAL_FEATURES)}
+    if has_targets:
+        extra["neutrinos"] = features("neutrinos", NEUTRINO_FEATURES)
+        extra["partons"] = features("partons", PARTON_FEATURES)
+    for column in columns:
+        column.update(extra.get(column["name"], {}))
+    return columns
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _sample_record(inputs: list[Path], fmt: str) -> dict:
+    """σ and Σweights from our ntuples' Runs trees (None for inputs without them)."""
+    if fmt != "nanoaod":
+        return {"xsec_pb": None, "sum_weights": None}
+    from evenet.io.nanoaod import read_runs
+
+    runs = [read_runs(p) for p in inputs]
+    if any(r is None for r in runs):
+        return {"xsec_pb": None, "sum_weights": None}
+    total = sum(r["genEventSumw"] for r in runs)
+    # Shards of one sample share σ up to statistics: Σw-weighted mean of the estimates.
+    xsec = sum(r["xsec_pb"] * r["genEventSumw"] for r in runs) / total if total else None
+    return {"xsec_pb": xsec, "sum_weights": total}
+
+
+def convert_sample(
+    inputs: list[Path],
+    output: Path,
+    sample: str,
+    config: dict,
+    fmt: str = "nanoaod",
+    topology: str | None = None,
+    table_format=None,
+    topologies_path: Path = DEFAULT_TOPOLOGIES,
+    log=print,
+) -> dict:
+    """Convert ``inputs`` (one sample) into ``output``/ (shards + manifest.json); returns it."""
+    from evenet.generation.catalogue import load_catalogue
+
+    conv = config["conversion"]
+    topologies: Topologies = load_topologies(topologies_path)
+    names_by_id = {p.id: name for name, p in load_catalogue().items()}
+    extra = list(conv["x_extra"])
+    shapes = Shapes(topologies.resonances, topologies.daughters, topologies.partons, len(extra))
+    writer = None
+    counts: dict[int, list[int]] = {}
+    events_total, has_targets, start = 0, None, time.perf_counter()
+    try:
+        for path in inputs:
+            for chunk in _chunks(path, fmt, sample, config, table_format):
+                if len(chunk) == 0:
+                    continue
+                truth = chunk.has_truth
+                if has_targets is None:
+                    has_targets = truth
+                    writer = ShardWriter(
+                        output,
+                        sample,
+                        arrow_schema(shapes, truth),
+                        conv["shard_events"],
+                        conv["row_group_events"],
+                    )
+                elif truth != has_targets:
+                    raise ReaderError(f"{path}: mixes files with and without truth in one sample")
+                columns = _convert_chunk(chunk, conv, topologies, names_by_id, topology, path)
+                writer.add(columns)
+                events_total += len(chunk)
+                for pid, split in zip(
+                    columns["process"].tolist(), columns["split"].tolist(), strict=True
+                ):
+                    counts.setdefault(pid, [0, 0, 0])[split] += 1
+        if writer is None:
+            raise ReaderError(f"no events in {', '.join(map(str, inputs))}")
+        shards = writer.finish()
+        manifest = {
+            "schema_version": SCHEMA_VERSION,
+            "kind": "sample",
+            "name": sample,
+            "columns": _columns_description(shapes, has_targets),
+            "shapes": {
+                "R": shapes.resonances,
+                "D": shapes.daughters,
+                "P": shapes.partons,
+                "K": shapes.extra_features,
+            },
+            "x_extra": extra,
+            "has_targets": has_targets,
+            "target_columns": list(TARGET_COLUMNS) if has_targets else [],
+            "topologies": topologies.summary(),
+            "splits": list(SPLITS),
+            "samples": {
+                sample: {
+                    "process": sorted(counts),
+                    "events": events_total,
+                    "has_targets": has_targets,
+                    **_sample_record(inputs, fmt),
+                }
+            },
+            "shards": shards,
+            "counts": {str(pid): c for pid, c in sorted(counts.items())},
+            "conversion": conv,
+            "readers": config["readers"],
+            "config_hash": fingerprint(conv, config["readers"], topologies.summary()),
+            "code_version": __version__,
+            "sources": [{"path": str(p), "sha256": _sha256(p)} for p in inputs],
+        }
+        write_json_atomic(writer.staging / MANIFEST_NAME, manifest)
+        writer.commit()
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
+    seconds = time.perf_counter() - start
+    log(
+        f"[convert {sample}] {events_total} events -> {len(shards)} shard(s) in {output} "
+        f"({seconds:.1f} s, {events_total / max(seconds, 1e-9):.0f} events/s)"
+    )
+    return manifest
+
+
+def _convert_chunk(
+    chunk: RecoEvents,
+    conv: dict,
+    topologies: Topologies,
+    names_by_id: dict,
+    topology: str | None,
+    path: Path,
+) -> dict:
+    pc = build_point_clouds(chunk, conv)
+    for name, values in (("x", pc.x), ("globals", pc.globals), ("x_extra", pc.x_extra)):
+        if values is not None and not np.all(np.isfinite(values)):
+            raise ReaderError(
+                f"{path}: non-finite values in the '{name}' column of sample "
+                f"{chunk.sample} (check the input branches)"
+            )
+    columns = {
+        "run": chunk.run,
+        "event": chunk.event,
+        "split": assign_split(chunk.sample, chunk.run, chunk.event, conv["split_fractions"]),
+        "x": pc.x,
+        "x_mask": pc.x_mask,
+        "globals": pc.globals,
+        "process": chunk.process,
+        "weight": chunk.weight,
+    }
+    if pc.x_extra is not None:
+        columns["x_extra"] = pc.x_extra
+    if chunk.has_truth:
+        if topology is not None:
+            candidates = [t for t in topologies.topologies if t.name == topology]
+            if not candidates:
+                known = ", ".join(t.name for t in topologies.topologies)
+                raise ReaderError(f"unknown topology '{topology}' (known: {known})")
+        else:
+            process_names = {names_by_id.get(int(p)) for p in np.unique(chunk.process)}
+            candidates = [
+                t
+                for t in topologies.topologies
+                if any(name in t.processes for name in process_names)
+            ]
+        columns.update(build_targets(chunk.genpart, pc, topologies, candidates))
+    return columns

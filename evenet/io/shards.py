@@ -1,0 +1,127 @@
+"""Parquet shards of one converted sample, written atomically, plus their manifest entries.
+
+Fixed-shape columns become nested fixed-size lists (never one column per element); files are
+zstd-compressed with row groups of ``row_group_events`` so the loader can stream them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from evenet.io.schema import SPLITS
+
+
+def fixed_size_column(values: np.ndarray, arrow_type: pa.DataType) -> pa.Array:
+    """(n, a, b, ...) numpy -> nested FixedSizeListArray of the given (matching) Arrow type."""
+    leaf_type = arrow_type
+    sizes = []
+    while pa.types.is_fixed_size_list(leaf_type):
+        sizes.append(leaf_type.list_size)
+        leaf_type = leaf_type.value_type
+    expected = (len(values), *sizes)
+    if values.shape != expected:
+        raise ValueError(f"column of shape {values.shape} does not fit Arrow type {arrow_type}")
+    array = pa.array(np.ascontiguousarray(values).reshape(-1), type=leaf_type)
+    for size in reversed(sizes):
+        array = pa.FixedSizeListArray.from_arrays(array, size)
+    return array
+
+
+def to_table(columns: dict[str, np.ndarray], schema: pa.Schema, sample: str) -> pa.Table:
+    arrays = []
+    n = len(columns["run"])
+    for field in schema:
+        if field.name == "sample":
+            arrays.append(pa.DictionaryArray.from_arrays(np.zeros(n, np.int32), pa.array([sample])))
+        elif pa.types.is_fixed_size_list(field.type):
+            arrays.append(fixed_size_column(columns[field.name], field.type))
+        else:
+            arrays.append(pa.array(columns[field.name], type=field.type))
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class ShardWriter:
+    """Accumulates chunks, cuts files of ``shard_events`` and row groups of ``row_group_events``.
+
+    Everything goes into a temporary folder; ``commit`` renames it onto ``output`` (replacing
+    an older conversion only once the new one is complete).
+    """
+
+    def __init__(
+        self, output: Path, sample: str, schema: pa.Schema, shard_events: int, row_group_events: int
+    ):
+        self.output = Path(output)
+        self.sample, self.schema = sample, schema
+        self.shard_events, self.row_group_events = shard_events, row_group_events
+        self.staging = self.output.with_name(f".{self.output.name}.{os.getpid()}.tmp")
+        if self.staging.exists():
+            shutil.rmtree(self.staging)
+        self.staging.mkdir(parents=True)
+        self._pending: list[pa.Table] = []
+        self._pending_rows = 0
+        self.entries: list[dict] = []
+
+    def add(self, columns: dict[str, np.ndarray]) -> None:
+        table = to_table(columns, self.schema, self.sample)
+        self._pending.append(table)
+        self._pending_rows += table.num_rows
+        while self._pending_rows >= self.shard_events:
+            self._flush(self.shard_events)
+
+    def _flush(self, rows: int) -> None:
+        table = pa.concat_tables(self._pending).combine_chunks()
+        head, tail = table.slice(0, rows), table.slice(rows)
+        self._pending = [tail] if tail.num_rows else []
+        self._pending_rows = tail.num_rows
+        name = f"{self.sample}_{len(self.entries):04d}.parquet"
+        path = self.staging / name
+        pq.write_table(head, path, row_group_size=self.row_group_events, compression="zstd")
+        split = head.column("split").to_numpy()
+        groups = []
+        for start in range(0, head.num_rows, self.row_group_events):
+            part = split[start : start + self.row_group_events]
+            groups.append(
+                {"rows": len(part), "splits": [int(np.sum(part == s)) for s in SPLITS.values()]}
+            )
+        self.entries.append(
+            {
+                "path": name,
+                "sample": self.sample,
+                "rows": head.num_rows,
+                "sha256": _sha256(path),
+                "row_groups": groups,
+            }
+        )
+
+    def finish(self) -> list[dict]:
+        if self._pending_rows:
+            self._flush(self._pending_rows)
+        return self.entries
+
+    def commit(self) -> None:
+        """Move the staged folder onto ``output`` (an older one is removed only afterwards)."""
+        old = None
+        if self.output.exists():
+            old = self.output.with_name(f".{self.output.name}.{os.getpid()}.old")
+            os.replace(self.output, old)
+        os.replace(self.staging, self.output)
+        if old is not None:
+            shutil.rmtree(old)
+
+    def abort(self) -> None:
+        shutil.rmtree(self.staging, ignore_errors=True)
