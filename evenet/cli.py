@@ -105,6 +105,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="config files in layering order (default: config/config.yaml)",
     )
 
+    dataset = commands.add_parser("dataset", help="a dataset manifest over converted samples")
+    dataset.add_argument("--name", required=True, help="dataset name")
+    dataset.add_argument(
+        "--samples",
+        nargs="+",
+        required=True,
+        metavar="DIR",
+        help="converted sample folders (or their manifest.json)",
+    )
+    dataset.add_argument("--output", required=True, help="dataset folder (manifest.json)")
+    dataset.add_argument(
+        "--classes",
+        nargs="+",
+        metavar="CLASS",
+        help="classes in order: a process name or NAME=proc1+proc2 "
+        "(default: one class per process id present)",
+    )
+
+    stats = commands.add_parser("stats", help="stats.json of a dataset and a printed summary")
+    stats.add_argument("dataset", help="dataset or sample folder (or its manifest.json)")
+
     bench = commands.add_parser("bench", help="benchmarks, one JSON object each with --json")
     benches = bench.add_subparsers(dest="bench", required=True, parser_class=_Parser)
     bench_generate = benches.add_parser("generate", help="generation stage vs. plain Pythia")
@@ -205,15 +226,46 @@ def _convert(args) -> int:
     return 0
 
 
+def _dataset(args) -> int:
+    from evenet.generation.catalogue import load_catalogue
+    from evenet.io.dataset import build_dataset, parse_classes
+
+    ids = {name: p.id for name, p in load_catalogue().items()}
+    classes = parse_classes(args.classes, ids) if args.classes else None
+    manifest = build_dataset(args.name, args.samples, args.output, classes)
+    print(
+        f"dataset {args.name}: {len(manifest['shards'])} shard(s), classes "
+        f"{manifest['classes']} -> {args.output}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _stats(args) -> int:
+    from evenet.io.stats import summary, write_stats
+
+    stats = write_stats(args.dataset)
+    print(summary(args.dataset))
+    print(f"stats.json: {stats['events']} training events", file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     from evenet.config import ConfigError
     from evenet.generation.lhe import LHEError
     from evenet.generation.pythia_driver import GenerationError
     from evenet.io.events import ReaderError
+    from evenet.io.manifest import ManifestError
     from evenet.io.topologies import TopologyError
 
     args = build_parser().parse_args(argv)
-    handlers = {"generate": _generate, "bench": _bench_generate, "convert": _convert}
+    handlers = {
+        "generate": _generate,
+        "bench": _bench_generate,
+        "convert": _convert,
+        "dataset": _dataset,
+        "stats": _stats,
+    }
     try:
         return handlers[args.command](args)
     except (
@@ -224,6 +276,7 @@ def main(argv: list[str] | None = None) -> int:
         GenerationError,
         ReaderError,
         TopologyError,
+        ManifestError,
     ) as error:
         print(f"evenet: error: {error}", file=sys.stderr)
         return 2

@@ -3,7 +3,7 @@
 Order (DESIGN.md): leptons by pT, then jets by pT; at most 18 objects, so above 18 all
 leptons (up to 18) come first, then the leading jets. ``globals`` count every object that
 passes the thresholds, also those beyond slot 18. All kinematics run on awkward arrays with
-vector; no Python loop per event.
+flat numpy kinematics (evenet.physics); no Python loop per event.
 """
 
 from __future__ import annotations
@@ -12,12 +12,10 @@ from dataclasses import dataclass
 
 import awkward as ak
 import numpy as np
-import vector
 
 from evenet.io.events import RecoEvents
 from evenet.io.schema import GLOBAL_FEATURES, N_OBJECTS, OBJECT_FEATURES
-
-vector.register_awkward()
+from evenet.physics import kinematics as kin
 
 KIND_JET, KIND_MUON, KIND_ELECTRON = 0, 1, 2
 
@@ -80,69 +78,82 @@ def _as_objects(collection, kind: int, is_lepton: bool) -> ak.Array:
             if "genPartIdx" in fields
             else ak.values_astype(zeros - 1, np.int32),
         },
-        with_name="Momentum4D",
     )
 
 
-def _invariant_mass(objects: ak.Array) -> np.ndarray:
-    total = ak.zip(
-        {f: ak.sum(getattr(objects, f), axis=1) for f in ("px", "py", "pz", "E")},
-        with_name="Momentum4D",
-    )
-    return ak.to_numpy(
-        np.sqrt(np.maximum(total.E**2 - total.px**2 - total.py**2 - total.pz**2, 0.0))
-    )
+def _flat(objects: ak.Array, field: str, dtype) -> np.ndarray:
+    return ak.to_numpy(ak.flatten(objects[field], axis=1)).astype(dtype, copy=False)
 
 
-def _slots(values: ak.Array, fill, dtype) -> np.ndarray:
-    padded = ak.fill_none(ak.pad_none(values, N_OBJECTS, axis=1, clip=True), fill)
-    return ak.to_numpy(padded).astype(dtype)
+def _mass_of(event: np.ndarray, n: int, select: np.ndarray, e, px, py, pz) -> np.ndarray:
+    """Invariant mass of the selected objects of every event (0 when none)."""
+    sums = [np.bincount(event, np.where(select, v, 0.0), n) for v in (e, px, py, pz)]
+    return kin.mass(*sums)
 
 
 def build_point_clouds(events: RecoEvents, cfg: dict) -> PointClouds:
-    """Fixed-shape inputs of the events; ``cfg`` is the ``conversion`` config section."""
+    """Fixed-shape inputs of the events; ``cfg`` is the ``conversion`` config section.
+
+    Selection and ordering run on ragged awkward arrays; the kinematics and the padding
+    into 18 slots on their flat numpy contents (one pass, no per-field padding).
+    """
     leptons, jets = _objects(events, cfg)
     objects = ak.concatenate([leptons, jets], axis=1)
+    n = len(events)
+    counts = ak.to_numpy(ak.num(objects)).astype(np.int64)
+    event = np.repeat(np.arange(n), counts)
+    local = np.arange(len(event)) - np.repeat(np.cumsum(counts) - counts, counts)
 
-    columns = {
-        "E": objects.E,
-        "pT": objects.pt,
-        "eta": objects.eta,
-        "phi": objects.phi,
-        "isBJet": objects.btag,
-        "isLepton": objects.is_lepton,
-        "charge": objects.charge,
-    }
-    x = np.stack([_slots(columns[f], 0.0, np.float32) for f in OBJECT_FEATURES], axis=-1)
-    x_mask = _slots(ak.ones_like(objects.pt, dtype=bool), False, bool)
-    extra_names = cfg.get("x_extra") or []
-    x_extra = (
-        np.stack([_slots(objects[f], 0.0, np.float32) for f in extra_names], axis=-1)
-        if extra_names
-        else None
+    pt, eta, phi, mass = (_flat(objects, f, np.float64) for f in ("pt", "eta", "phi", "mass"))
+    btag, is_lepton, charge = (
+        _flat(objects, f, np.float64) for f in ("btag", "is_lepton", "charge")
     )
+    px, py, pz, e = kin.ptetaphim_to_pxpypze(pt, eta, phi, mass)
+    features = {
+        "E": e,
+        "pT": pt,
+        "eta": eta,
+        "phi": phi,
+        "isBJet": btag,
+        "isLepton": is_lepton,
+        "charge": charge,
+    }
 
-    bjets = jets[jets.btag > 0.5]
+    stored = local < N_OBJECTS
+    ev, slot = event[stored], local[stored]
+    x = np.zeros((n, N_OBJECTS, len(OBJECT_FEATURES)), np.float32)
+    for k, name in enumerate(OBJECT_FEATURES):
+        x[ev, slot, k] = features[name][stored]
+    x_mask = np.zeros((n, N_OBJECTS), bool)
+    x_mask[ev, slot] = True
+    extra_names = cfg.get("x_extra") or []
+    x_extra = None
+    if extra_names:
+        x_extra = np.zeros((n, N_OBJECTS, len(extra_names)), np.float32)
+        for k, name in enumerate(extra_names):
+            x_extra[ev, slot, k] = _flat(objects, name, np.float32)[stored]
+    kind = np.full((n, N_OBJECTS), -1, np.int8)
+    kind[ev, slot] = _flat(objects, "kind", np.int8)[stored]
+    gen_index = np.full((n, N_OBJECTS), -1, np.int32)
+    gen_index[ev, slot] = _flat(objects, "gen", np.int32)[stored]
+
+    lepton = is_lepton > 0.5
+    bjet = ~lepton & (btag > 0.5)
     values = {
         "MET": events.met_pt,
         "MET_phi": events.met_phi,
-        "nLepton": ak.to_numpy(ak.num(leptons)),
-        "nJet": ak.to_numpy(ak.num(jets)),
-        "nBJet": ak.to_numpy(ak.num(bjets)),
-        "HT": ak.to_numpy(ak.sum(jets.pt, axis=1)),
-        "HT_lep": ak.to_numpy(ak.sum(leptons.pt, axis=1)),
-        "M_all": _invariant_mass(objects),
-        "M_leptons": _invariant_mass(leptons),
-        "M_bjets": _invariant_mass(bjets),
+        "nLepton": np.bincount(event, lepton, n),
+        "nJet": np.bincount(event, ~lepton, n),
+        "nBJet": np.bincount(event, bjet, n),
+        "HT": np.bincount(event, np.where(lepton, 0.0, pt), n),
+        "HT_lep": np.bincount(event, np.where(lepton, pt, 0.0), n),
+        "M_all": _mass_of(event, n, np.ones_like(lepton), e, px, py, pz),
+        "M_leptons": _mass_of(event, n, lepton, e, px, py, pz),
+        "M_bjets": _mass_of(event, n, bjet, e, px, py, pz),
     }
     global_array = np.stack(
         [np.asarray(values[f], dtype=np.float32) for f in GLOBAL_FEATURES], axis=1
     )
     return PointClouds(
-        x=x,
-        x_mask=x_mask,
-        x_extra=x_extra,
-        globals=global_array,
-        kind=_slots(objects.kind, -1, np.int8),
-        gen_index=_slots(objects.gen, -1, np.int32),
+        x=x, x_mask=x_mask, x_extra=x_extra, globals=global_array, kind=kind, gen_index=gen_index
     )

@@ -1,0 +1,103 @@
+"""Datasets: manifests that list converted samples, their shards and a task's class map.
+
+Samples are converted on their own with global shapes; a dataset only points at their shards.
+It refuses samples converted with different conversion config (thresholds, b-tag working
+point, x_extra) or another topology definition, since their columns would not mean the same.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from evenet import SCHEMA_VERSION, __version__
+from evenet.io.manifest import (
+    MANIFEST_NAME,
+    ManifestError,
+    load_manifest,
+    manifest_path,
+    write_json_atomic,
+)
+
+_MUST_AGREE = ("conversion", "readers", "shapes", "topologies", "x_extra")
+
+
+def parse_classes(
+    specs: list[str] | None, process_ids: dict[str, int]
+) -> list[tuple[str, list[int]]]:
+    """``["ttbar=ttbar_dilepton+ttbar_inclusive", "wjets"]`` -> [(class name, process ids)]."""
+    classes = []
+    for spec in specs or []:
+        name, _, members = spec.partition("=")
+        names = members.split("+") if members else [name]
+        unknown = [m for m in names if m not in process_ids]
+        if unknown:
+            raise ManifestError(f"--classes: unknown process(es) {', '.join(unknown)} in '{spec}'")
+        classes.append((name, [process_ids[m] for m in names]))
+    return classes
+
+
+def build_dataset(
+    name: str,
+    samples: list[str | os.PathLike],
+    output: str | os.PathLike,
+    classes: list[tuple[str, list[int]]] | None = None,
+) -> dict:
+    output = Path(output)
+    output.mkdir(parents=True, exist_ok=True)
+    manifests = [(Path(s), load_manifest(s)) for s in samples]
+    if not manifests:
+        raise ManifestError("a dataset needs at least one sample")
+    first_path, first = manifests[0]
+    for path, manifest in manifests[1:]:
+        for key in _MUST_AGREE:
+            if manifest.get(key) != first.get(key):
+                raise ManifestError(
+                    f"sample {path} was converted with a different '{key}' than {first_path}; "
+                    "reconvert the samples with one configuration"
+                )
+    shards, counts, sample_records = [], {}, {}
+    for path, manifest in manifests:
+        folder = manifest_path(path).parent
+        for shard in manifest["shards"]:
+            shard = dict(shard)
+            shard["path"] = os.path.relpath((folder / shard["path"]).resolve(), output.resolve())
+            shards.append(shard)
+        for pid, c in manifest["counts"].items():
+            counts[pid] = [a + b for a, b in zip(counts.get(pid, [0, 0, 0]), c, strict=True)]
+        sample_records.update(manifest["samples"])
+    present = sorted(int(p) for p in counts)
+    if classes is None:
+        classes = [(str(pid), [pid]) for pid in present]
+    class_map = {str(pid): index for index, (_, pids) in enumerate(classes) for pid in pids}
+    dataset = {
+        "schema_version": SCHEMA_VERSION,
+        "kind": "dataset",
+        "name": name,
+        **{
+            k: first[k]
+            for k in (
+                "columns",
+                "shapes",
+                "x_extra",
+                "topologies",
+                "splits",
+                "conversion",
+                "readers",
+                "config_hash",
+            )
+        },
+        "has_targets": all(m["has_targets"] for _, m in manifests),
+        "target_columns": first["target_columns"]
+        if all(m["has_targets"] for _, m in manifests)
+        else [],
+        "samples": sample_records,
+        "shards": shards,
+        "counts": {str(p): counts[str(p)] for p in present},
+        "classes": [name for name, _ in classes],
+        "class_map": class_map,
+        "code_version": __version__,
+        "sources": [{"manifest": str(manifest_path(p).resolve())} for p, _ in manifests],
+    }
+    write_json_atomic(output / MANIFEST_NAME, dataset)
+    return dataset
