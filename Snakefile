@@ -30,17 +30,21 @@ validate(config, "workflow/schemas/config.schema.yaml")
 wildcard_constraints:
     sample=paths.SAMPLE_REGEX,
     shard=paths.SHARD_REGEX,
+    dataset=paths.SAMPLE_REGEX,
 
 
 include: "workflow/rules/generate.smk"
+include: "workflow/rules/convert.smk"
 
 
 rule all:
     """Everything the configuration asks for.
 
-    Currently: every reconstruction ntuple (rule generate_all). Later stages (convert,
-    pretrain, finetune, report, analyses) add their targets here.
+    Currently: every reconstruction ntuple (rule generate_all) and every dataset with its
+    statistics (rule datasets_all). Later stages (pretrain, finetune, report, analyses) add
+    their targets here.
     """
     default_target: True
     input:
         rules.generate_all.input,
+        rules.datasets_all.input,

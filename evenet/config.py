@@ -84,6 +84,14 @@ def validate(config: dict, origin: Mapping[KeyPath, list[str]] | None = None) ->
         samples(config)
     except ConfigError as e:
         raise ConfigError(f"{e}{_where(('generation', 'only_samples'), origin)}") from None
+    generated = set(samples(config))
+    for name, dataset in config.get("datasets", {}).items():
+        missing = [s for s in dataset["samples"] if s not in generated]
+        if missing:
+            raise ConfigError(
+                f"config key 'datasets.{name}.samples' names sample(s) {', '.join(missing)} "
+                f"that this configuration does not generate{_where(('datasets', name), origin)}"
+            )
     return config
 
 

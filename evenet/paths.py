@@ -89,3 +89,47 @@ def benchmark_pattern(config: Mapping[str, Any], rule: str) -> str:
 def benchmark(config: Mapping[str, Any], rule: str, sample: str, shard: int) -> Path:
     """Benchmark (TSV) of the ``rule`` job for shard ``shard`` of ``sample``."""
     return output_dir(config) / "benchmarks" / rule / f"{sample}_{shard_label(shard)}.tsv"
+
+
+# --- point clouds and datasets ---------------------------------------------------------------
+
+
+def pointcloud_dir_pattern(config: Mapping[str, Any]) -> str:
+    """Folder of one converted sample: Parquet shards + manifest.json (wildcard: sample)."""
+    return str(Path(_root(config)) / "pointclouds" / "{sample}")
+
+
+def pointcloud_dir(config: Mapping[str, Any], sample: str) -> Path:
+    return output_dir(config) / "pointclouds" / sample
+
+
+def dataset_dir(config: Mapping[str, Any], dataset: str) -> Path:
+    return output_dir(config) / "datasets" / dataset
+
+
+def dataset_manifest_pattern(config: Mapping[str, Any]) -> str:
+    """manifest.json of a dataset (wildcard: dataset)."""
+    return str(Path(_root(config)) / "datasets" / "{dataset}" / "manifest.json")
+
+
+def dataset_stats_pattern(config: Mapping[str, Any]) -> str:
+    """stats.json of a dataset (wildcard: dataset)."""
+    return str(Path(_root(config)) / "datasets" / "{dataset}" / "stats.json")
+
+
+def dataset_stats(config: Mapping[str, Any], dataset: str) -> Path:
+    return dataset_dir(config, dataset) / "stats.json"
+
+
+def all_dataset_stats(config: Mapping[str, Any]) -> list[Path]:
+    """stats.json of every configured dataset (the target of rule datasets_all)."""
+    return [dataset_stats(config, name) for name in config["datasets"]]
+
+
+def named_log_pattern(config: Mapping[str, Any], rule: str, wildcard: str) -> str:
+    """Log of a job of ``rule`` keyed by one wildcard (e.g. sample, dataset)."""
+    return str(Path(_root(config)) / "logs" / rule / f"{{{wildcard}}}.log")
+
+
+def named_benchmark_pattern(config: Mapping[str, Any], rule: str, wildcard: str) -> str:
+    return str(Path(_root(config)) / "benchmarks" / rule / f"{{{wildcard}}}.tsv")

@@ -62,11 +62,13 @@ def test_partial_nested_object_keeps_values_and_fills_the_rest(tmp_path):
 
 def test_schema_defaults_match_config_yaml():
     """Defaults live in the schema and in config/config.yaml; they must not drift apart
-    (generation.samples excepted: the schema's default is no sample at all)."""
+    (generation.samples and datasets excepted: the schema's default is none at all)."""
     defaults = _schema_defaults(load_schema())
     filled = load_config([default_config_path()])
     assert filled["generation"].pop("samples")
     assert defaults["generation"].pop("samples") == {}
+    assert filled.pop("datasets")
+    assert defaults.pop("datasets") == {}
     assert filled == defaults
 
 
@@ -210,3 +212,11 @@ def test_process_ids_unique():
     ids = [entry["id"] for entry in _catalogue().values()]
     assert len(ids) == len(set(ids)), f"duplicate process ids: {ids}"
     assert all(isinstance(i, int) and i >= 0 for i in ids)
+
+
+def test_dataset_naming_an_ungenerated_sample_is_an_error(tmp_path):
+    """A dataset must only list samples the configuration generates (else convert has no input)."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("datasets:\n  mine:\n    samples: [ttbar_dilepton, not_generated]\n")
+    with pytest.raises(ConfigError, match="not_generated"):
+        load_config([default_config_path(), bad])

@@ -100,9 +100,18 @@ def shell_commands(output: str) -> list[str]:
 @pytest.mark.parametrize("profile", list(PROFILES))
 def test_dry_run_all(profile, dry_runs):
     """`snakemake --profile profiles/X` schedules one generate job per shard of the
-    profile's configuration, and rule all."""
+    profile's configuration, one convert job per sample that a dataset lists, one dataset and
+    one stats job per dataset, and rule all."""
     output, tmp_path = dry_runs(profile)
-    assert job_counts(output) == {"generate": _expected_shards(profile), "all": 1}
+    config = load_config([REPO / f for f in PROFILES[profile]])
+    converted = {s for d in config["datasets"].values() for s in d["samples"]}
+    assert job_counts(output) == {
+        "generate": _expected_shards(profile),
+        "convert": len(converted),
+        "dataset": len(config["datasets"]),
+        "stats": len(config["datasets"]),
+        "all": 1,
+    }
     commands = shell_commands(output)
     assert len(commands) == _expected_shards(profile)
     # Jobs get the config files in merge order (base first), and write below output_dir.

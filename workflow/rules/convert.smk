@@ -1,0 +1,86 @@
+# Stage 2: point clouds. One job per sample converts all its ntuples into Parquet shards with
+# a manifest (evenet convert); one job per dataset lists samples and a class map (evenet
+# dataset) and one computes its normalisation statistics (evenet stats). Shapes and ids are
+# global (config/topologies.yaml, config/processes.yaml), so samples convert independently.
+
+from evenet import paths
+from evenet.config import fingerprint, snakemake_configfiles
+from evenet.io.topologies import DEFAULT_TOPOLOGIES
+
+
+rule convert:
+    """Convert every ntuple of one sample.
+
+    Wildcards:
+        sample: a generated sample (generation.samples)
+    """
+    input:
+        lambda wc: paths.sample_ntuples(config, wc.sample),
+    params:
+        configs=snakemake_configfiles(workflow),
+        # A change of conversion settings or of the topology definitions reconverts.
+        settings=fingerprint(
+            config["conversion"], config["readers"], DEFAULT_TOPOLOGIES.read_text()
+        ),
+    output:
+        directory(paths.pointcloud_dir_pattern(config)),
+    log:
+        paths.named_log_pattern(config, "convert", "sample"),
+    benchmark:
+        paths.named_benchmark_pattern(config, "convert", "sample")
+    resources:
+        runtime=30,  # minutes; local samples convert in seconds
+        mem_mb=4000,  # chunks of 100k events (~1 GB) plus the writer's buffer
+    shell:
+        "evenet convert --input {input:q} --output {output:q} --sample {wildcards.sample:q}"
+        " --config {params.configs:q} > {log:q} 2>&1"
+
+
+rule dataset:
+    """Dataset manifest over converted samples with the task's class map.
+
+    Wildcards:
+        dataset: a name of config `datasets`
+    """
+    input:
+        lambda wc: [paths.pointcloud_dir(config, s) for s in config["datasets"][wc.dataset]["samples"]],
+    params:
+        folder=lambda wc: paths.dataset_dir(config, wc.dataset),
+        classes=lambda wc: (
+            "--classes " + " ".join(config["datasets"][wc.dataset]["classes"])
+            if config["datasets"][wc.dataset].get("classes")
+            else ""
+        ),
+    output:
+        paths.dataset_manifest_pattern(config),
+    log:
+        paths.named_log_pattern(config, "dataset", "dataset"),
+    benchmark:
+        paths.named_benchmark_pattern(config, "dataset", "dataset")
+    shell:
+        "evenet dataset --name {wildcards.dataset:q} --samples {input:q}"
+        " --output {params.folder:q} {params.classes} > {log:q} 2>&1"
+
+
+rule stats:
+    """Normalisation statistics (train split) of a dataset, plus its printed summary.
+
+    Wildcards:
+        dataset: a name of config `datasets`
+    """
+    input:
+        paths.dataset_manifest_pattern(config),
+    output:
+        paths.dataset_stats_pattern(config),
+    log:
+        paths.named_log_pattern(config, "stats", "dataset"),
+    benchmark:
+        paths.named_benchmark_pattern(config, "stats", "dataset")
+    shell:
+        "evenet stats {input:q} > {log:q} 2>&1"
+
+
+rule datasets_all:
+    """Every configured dataset with its statistics."""
+    input:
+        paths.all_dataset_stats(config),
