@@ -87,6 +87,30 @@ def bench_generate(process, n_events: int, seed: int, config: dict, lhe=None) ->
     }
 
 
+def bench_convert(inputs: list[Path], config: dict) -> dict:
+    """Conversion of ``inputs`` (one sample) into a temporary folder; rates per wall and CPU s."""
+    from evenet.io.convert import convert_sample
+
+    with tempfile.TemporaryDirectory(prefix="evenet-bench-") as tmp:
+        with _Clock() as clock:
+            manifest = convert_sample(
+                inputs, Path(tmp) / "sample", "bench", config, log=lambda _: None
+            )
+        size = sum(p.stat().st_size for p in (Path(tmp) / "sample").iterdir())
+    events = manifest["samples"]["bench"]["events"]
+    return {
+        "bench": "convert",
+        "device": device_description(),
+        "events": events,
+        "files": len(inputs),
+        "events_per_s": events / clock.wall,
+        "events_per_s_per_core": events / clock.cpu,
+        "seconds": clock.wall,
+        "bytes_per_event": size / events,
+        "cpu_per_wall": clock.cpu / clock.wall,
+    }
+
+
 def generate_shard_warmup(process, seed: int, config: dict, lhe) -> None:
     from evenet.generation.generate import generate_shard
 

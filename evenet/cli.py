@@ -131,6 +131,16 @@ def build_parser() -> argparse.ArgumentParser:
     bench_generate = benches.add_parser("generate", help="generation stage vs. plain Pythia")
     _add_generation_args(bench_generate, output_required=False)
     bench_generate.add_argument("--json", action="store_true", help="print one JSON object")
+    bench_convert = benches.add_parser("convert", help="conversion to point clouds")
+    bench_convert.add_argument(
+        "--input",
+        nargs="+",
+        required=True,
+        metavar="FILE_OR_GLOB",
+        help="ntuples to convert as one sample (use >= 100k events)",
+    )
+    bench_convert.add_argument("--config", nargs="+", default=None, metavar="CFG")
+    bench_convert.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
 
 
@@ -179,6 +189,17 @@ def _generate(args) -> int:
         file=sys.stderr,
     )
     return 0
+
+
+def _bench(args) -> int:
+    if args.bench == "convert":
+        from evenet.bench import bench_convert, print_result
+        from evenet.config import default_config_path, load_config
+
+        config = load_config(args.config or [default_config_path()])
+        print_result(bench_convert(_expand_inputs(args.input), config), as_json=args.json)
+        return 0
+    return _bench_generate(args)
 
 
 def _bench_generate(args) -> int:
@@ -261,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers = {
         "generate": _generate,
-        "bench": _bench_generate,
+        "bench": _bench,
         "convert": _convert,
         "dataset": _dataset,
         "stats": _stats,

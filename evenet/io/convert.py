@@ -49,37 +49,34 @@ _UNITS = {
 }
 
 
-def _chunks(path: Path, fmt: str, sample: str, config: dict, table_format):
-    """Yield RecoEvents chunks of one input file."""
+def _chunks(path: Path, fmt: str, sample: str, config: dict, table_format, runs: list):
+    """Yield RecoEvents chunks of one input file; append its Runs record (or None) to ``runs``."""
     if fmt == "nanoaod":
-        import uproot
+        from evenet.io.nanoaod import open_events, read_runs_record, read_tree
 
-        from evenet.io.nanoaod import read_nanoaod
-
-        try:
-            with uproot.open(path) as file:
-                total = file["Events"].num_entries if "Events" in file else 0
-        except FileNotFoundError:
-            raise ReaderError(f"{path}: file does not exist") from None
-        except Exception as error:
-            raise ReaderError(f"{path}: not a readable ROOT file ({error})") from None
         nano = config["readers"]["nanoaod"]
-        for start in range(0, max(total, 1), CHUNK_EVENTS):
-            yield read_nanoaod(
-                path,
-                sample,
-                nano["btag_branch"],
-                nano["btag_working_point"],
-                entry_start=start,
-                entry_stop=start + CHUNK_EVENTS,
-            )
+        file, tree = open_events(path)
+        with file:
+            runs.append(read_runs_record(file))
+            for start in range(0, max(tree.num_entries, 1), CHUNK_EVENTS):
+                yield read_tree(
+                    tree,
+                    path,
+                    sample,
+                    nano["btag_branch"],
+                    nano["btag_working_point"],
+                    entry_start=start,
+                    entry_stop=start + CHUNK_EVENTS,
+                )
     elif fmt == "delphes":
         from evenet.io.delphes import read_delphes
 
+        runs.append(None)
         yield read_delphes(path, sample)
     elif fmt == "table":
         from evenet.io.tables import read_table
 
+        runs.append(None)
         if table_format is None:
             raise ReaderError(
                 "--format table needs --table-format MAP.yaml (config/table_formats/)"
@@ -119,14 +116,9 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _sample_record(inputs: list[Path], fmt: str) -> dict:
-    """σ and Σweights from our ntuples' Runs trees (None for inputs without them)."""
-    if fmt != "nanoaod":
-        return {"xsec_pb": None, "sum_weights": None}
-    from evenet.io.nanoaod import read_runs
-
-    runs = [read_runs(p) for p in inputs]
-    if any(r is None for r in runs):
+def _sample_record(runs: list) -> dict:
+    """σ and Σweights from our ntuples' Runs records (None for inputs without them)."""
+    if not runs or any(r is None for r in runs):
         return {"xsec_pb": None, "sum_weights": None}
     total = sum(r["genEventSumw"] for r in runs)
     # Shards of one sample share σ up to statistics: Σw-weighted mean of the estimates.
@@ -156,9 +148,10 @@ def convert_sample(
     writer = None
     counts: dict[int, list[int]] = {}
     events_total, has_targets, start = 0, None, time.perf_counter()
+    runs: list = []
     try:
         for path in inputs:
-            for chunk in _chunks(path, fmt, sample, config, table_format):
+            for chunk in _chunks(path, fmt, sample, config, table_format, runs):
                 if len(chunk) == 0:
                     continue
                 truth = chunk.has_truth
@@ -204,7 +197,7 @@ def convert_sample(
                     "process": sorted(counts),
                     "events": events_total,
                     "has_targets": has_targets,
-                    **_sample_record(inputs, fmt),
+                    **_sample_record(runs),
                 }
             },
             "shards": shards,

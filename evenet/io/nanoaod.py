@@ -26,7 +26,7 @@ def is_our_ntuple(tree) -> bool:
     return _OURS_MARKER in tree.keys()
 
 
-def _open_events(path: Path):
+def open_events(path: Path):
     try:
         file = uproot.open(path)
     except FileNotFoundError:
@@ -62,25 +62,41 @@ def read_nanoaod(
 ) -> RecoEvents:
     """Read one file (ours or CMS) into RecoEvents. ``process`` is used for CMS files only."""
     path = Path(path)
-    file, tree = _open_events(path)
+    file, tree = open_events(path)
     with file:
-        ours = is_our_ntuple(tree)
-        jet_tag = "Jet_btag" if ours else btag_branch
-        names = ["run", "event", "MET_pt", "MET_phi", jet_tag]
-        names += [f"Jet_{f}" for f in ("pt", "eta", "phi", "mass")]
-        for prefix, iso in _LEPTONS.values():
-            names += [f"{prefix}_{f}" for f in ("pt", "eta", "phi", "mass", "charge", iso, "ip3d")]
-        if ours:
-            names += [
-                "process_id",
-                "weight",
-                "Jet_genPartIdx",
-                "Muon_genPartIdx",
-                "Electron_genPartIdx",
-            ] + [f"GenPart_{f}" for f in _GENPART]
-        elif "genWeight" in tree.keys():
-            names.append("genWeight")
-        a = _branches(tree, names, path, entry_start, entry_stop)
+        return read_tree(
+            tree, path, sample, btag_branch, btag_working_point, process, entry_start, entry_stop
+        )
+
+
+def read_tree(
+    tree,
+    path: Path,
+    sample: str,
+    btag_branch: str,
+    btag_working_point: float,
+    process: int = -1,
+    entry_start: int | None = None,
+    entry_stop: int | None = None,
+) -> RecoEvents:
+    """Like read_nanoaod, on an already opened ``Events`` tree (``path`` names it in errors)."""
+    ours = is_our_ntuple(tree)
+    jet_tag = "Jet_btag" if ours else btag_branch
+    names = ["run", "event", "MET_pt", "MET_phi", jet_tag]
+    names += [f"Jet_{f}" for f in ("pt", "eta", "phi", "mass")]
+    for prefix, iso in _LEPTONS.values():
+        names += [f"{prefix}_{f}" for f in ("pt", "eta", "phi", "mass", "charge", iso, "ip3d")]
+    if ours:
+        names += [
+            "process_id",
+            "weight",
+            "Jet_genPartIdx",
+            "Muon_genPartIdx",
+            "Electron_genPartIdx",
+        ] + [f"GenPart_{f}" for f in _GENPART]
+    elif "genWeight" in tree.keys():
+        names.append("genWeight")
+    a = _branches(tree, names, path, entry_start, entry_stop)
 
     n = len(a["run"])
     threshold = 0.5 if ours else btag_working_point
@@ -125,10 +141,9 @@ def read_nanoaod(
     )
 
 
-def read_runs(path: str | Path) -> dict | None:
-    """The Runs record of one of our ntuples (None for CMS files)."""
-    with uproot.open(path) as file:
-        if "Runs" not in file:
-            return None
-        runs = file["Runs"].arrays(library="np")
+def read_runs_record(file) -> dict | None:
+    """The Runs record of an open file of ours (None for CMS files, which have no such tree)."""
+    if "Runs" not in file:
+        return None
+    runs = file["Runs"].arrays(library="np")
     return {k: v[0].item() for k, v in runs.items()}

@@ -32,57 +32,87 @@ class PointClouds:
     gen_index: np.ndarray  # (n, 18) int32: matched GenPart index, -1 none / no truth
 
 
-def _objects(events: RecoEvents, cfg: dict):
+def _flat_collection(collection: ak.Array, kind: int, is_lepton: bool) -> dict[str, np.ndarray]:
+    """One collection's contents as flat numpy columns (``event``: the event of each object)."""
+    counts = ak.to_numpy(ak.num(collection)).astype(np.int64)
+    n_obj = int(counts.sum())
+
+    def col(field, dtype=np.float64):
+        return ak.to_numpy(ak.flatten(collection[field], axis=1)).astype(dtype, copy=False)
+
+    zeros = np.zeros(n_obj)
+    fields = collection.fields
+    return {
+        "event": np.repeat(np.arange(len(counts)), counts),
+        "pt": col("pt"),
+        "eta": col("eta"),
+        "phi": col("phi"),
+        "mass": col("mass"),
+        "btag": zeros if is_lepton else col("btag"),
+        "is_lepton": zeros + (1.0 if is_lepton else 0.0),
+        "charge": col("charge") if is_lepton else zeros,
+        "iso": col("iso") if is_lepton else zeros,
+        "ip3d": col("ip3d") if is_lepton else zeros,
+        "kind": np.full(n_obj, kind, np.int8),
+        "gen": col("genPartIdx", np.int32)
+        if "genPartIdx" in fields
+        else np.full(n_obj, -1, np.int32),
+    }
+
+
+def _take(columns: dict[str, np.ndarray], index) -> dict[str, np.ndarray]:
+    return {k: v[index] for k, v in columns.items()}
+
+
+def _near_a_lepton(jets: dict, leptons: dict, n: int, max_dr: float) -> np.ndarray:
+    """Per jet: within ``max_dr`` of any kept lepton of its event (pairs built per event)."""
+    lep_offsets = np.concatenate([[0], np.cumsum(np.bincount(leptons["event"], minlength=n))])
+    n_pairs = np.diff(lep_offsets)[jets["event"]]
+    jet_of_pair = np.repeat(np.arange(len(jets["pt"])), n_pairs)
+    lep_of_pair = np.repeat(
+        lep_offsets[jets["event"]] - (np.cumsum(n_pairs) - n_pairs), n_pairs
+    ) + np.arange(n_pairs.sum())
+    dr = kin.delta_r(
+        jets["eta"][jet_of_pair],
+        jets["phi"][jet_of_pair],
+        leptons["eta"][lep_of_pair],
+        leptons["phi"][lep_of_pair],
+    )
+    return np.bincount(jet_of_pair, dr < max_dr, len(jets["pt"])) > 0
+
+
+def _objects(events: RecoEvents, cfg: dict) -> dict[str, np.ndarray]:
+    """Selected objects of all events as flat columns, ordered per event: leptons by pT,
+    then jets by pT (``group`` 0 for leptons, 1 for jets)."""
     lep_cfg, jet_cfg = cfg["leptons"], cfg["jets"]
-    leptons = []
+    n = len(events)
+    parts = []
     for collection, kind, max_eta in (
         (events.muons, KIND_MUON, lep_cfg["muon_max_abs_eta"]),
         (events.electrons, KIND_ELECTRON, lep_cfg["electron_max_abs_eta"]),
     ):
-        keep = (collection.pt > lep_cfg["min_pt_gev"]) & (np.abs(collection.eta) < max_eta)
+        c = _flat_collection(collection, kind, is_lepton=True)
+        keep = (c["pt"] > lep_cfg["min_pt_gev"]) & (np.abs(c["eta"]) < max_eta)
         if lep_cfg["max_isolation"] is not None:
-            keep = keep & (collection.iso < lep_cfg["max_isolation"])
-        leptons.append(_as_objects(collection[keep], kind, is_lepton=True))
-    leptons = ak.concatenate(leptons, axis=1)
-    leptons = leptons[ak.argsort(leptons.pt, axis=1, ascending=False)]
+            keep &= c["iso"] < lep_cfg["max_isolation"]
+        parts.append(_take(c, keep))
+    leptons = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
-    jets = events.jets
-    jets = jets[(jets.pt > jet_cfg["min_pt_gev"]) & (np.abs(jets.eta) < jet_cfg["max_abs_eta"])]
-    if jet_cfg["lepton_overlap_dr"] > 0:
-        pairs = ak.cartesian([jets, leptons], axis=1, nested=True)
-        jet, lep = ak.unzip(pairs)
-        dphi = (jet.phi - lep.phi + np.pi) % (2 * np.pi) - np.pi
-        near = np.hypot(jet.eta - lep.eta, dphi) < jet_cfg["lepton_overlap_dr"]
-        jets = jets[~ak.any(near, axis=2)]
-    jets = _as_objects(jets, KIND_JET, is_lepton=False)
-    jets = jets[ak.argsort(jets.pt, axis=1, ascending=False)]
-    return leptons, jets
-
-
-def _as_objects(collection, kind: int, is_lepton: bool) -> ak.Array:
-    fields = collection.fields
-    zeros = ak.zeros_like(collection.pt)
-    return ak.zip(
-        {
-            "pt": collection.pt,
-            "eta": collection.eta,
-            "phi": collection.phi,
-            "mass": collection.mass,
-            "btag": zeros if is_lepton else collection.btag,
-            "is_lepton": zeros + (1.0 if is_lepton else 0.0),
-            "charge": collection.charge if is_lepton else zeros,
-            "iso": collection.iso if is_lepton else zeros,
-            "ip3d": collection.ip3d if is_lepton else zeros,
-            "kind": ak.values_astype(zeros + kind, np.int8),
-            "gen": collection.genPartIdx
-            if "genPartIdx" in fields
-            else ak.values_astype(zeros - 1, np.int32),
-        },
+    jets = _flat_collection(events.jets, KIND_JET, is_lepton=False)
+    jets = _take(
+        jets, (jets["pt"] > jet_cfg["min_pt_gev"]) & (np.abs(jets["eta"]) < jet_cfg["max_abs_eta"])
     )
+    if jet_cfg["lepton_overlap_dr"] > 0 and len(leptons["pt"]) and len(jets["pt"]):
+        jets = _take(jets, ~_near_a_lepton(jets, leptons, n, jet_cfg["lepton_overlap_dr"]))
 
-
-def _flat(objects: ak.Array, field: str, dtype) -> np.ndarray:
-    return ak.to_numpy(ak.flatten(objects[field], axis=1)).astype(dtype, copy=False)
+    objects = {k: np.concatenate([leptons[k], jets[k]]) for k in leptons}
+    group = np.concatenate(
+        [np.zeros(len(leptons["pt"]), np.int8), np.ones(len(jets["pt"]), np.int8)]
+    )
+    order = np.lexsort((-objects["pt"], group, objects["event"]))
+    objects = _take(objects, order)
+    objects["group"] = group[order]
+    return objects
 
 
 def _mass_of(event: np.ndarray, n: int, select: np.ndarray, e, px, py, pz) -> np.ndarray:
@@ -94,20 +124,17 @@ def _mass_of(event: np.ndarray, n: int, select: np.ndarray, e, px, py, pz) -> np
 def build_point_clouds(events: RecoEvents, cfg: dict) -> PointClouds:
     """Fixed-shape inputs of the events; ``cfg`` is the ``conversion`` config section.
 
-    Selection and ordering run on ragged awkward arrays; the kinematics and the padding
-    into 18 slots on their flat numpy contents (one pass, no per-field padding).
+    Selection, ordering, kinematics and the padding into 18 slots all run on the flat numpy
+    contents of the awkward collections (one pass, no per-field padding).
     """
-    leptons, jets = _objects(events, cfg)
-    objects = ak.concatenate([leptons, jets], axis=1)
+    objects = _objects(events, cfg)
     n = len(events)
-    counts = ak.to_numpy(ak.num(objects)).astype(np.int64)
-    event = np.repeat(np.arange(n), counts)
+    event = objects["event"]
+    counts = np.bincount(event, minlength=n)
     local = np.arange(len(event)) - np.repeat(np.cumsum(counts) - counts, counts)
 
-    pt, eta, phi, mass = (_flat(objects, f, np.float64) for f in ("pt", "eta", "phi", "mass"))
-    btag, is_lepton, charge = (
-        _flat(objects, f, np.float64) for f in ("btag", "is_lepton", "charge")
-    )
+    pt, eta, phi, mass = (objects[f] for f in ("pt", "eta", "phi", "mass"))
+    btag, is_lepton, charge = (objects[f] for f in ("btag", "is_lepton", "charge"))
     px, py, pz, e = kin.ptetaphim_to_pxpypze(pt, eta, phi, mass)
     features = {
         "E": e,
@@ -131,11 +158,11 @@ def build_point_clouds(events: RecoEvents, cfg: dict) -> PointClouds:
     if extra_names:
         x_extra = np.zeros((n, N_OBJECTS, len(extra_names)), np.float32)
         for k, name in enumerate(extra_names):
-            x_extra[ev, slot, k] = _flat(objects, name, np.float32)[stored]
+            x_extra[ev, slot, k] = objects[name][stored]
     kind = np.full((n, N_OBJECTS), -1, np.int8)
-    kind[ev, slot] = _flat(objects, "kind", np.int8)[stored]
+    kind[ev, slot] = objects["kind"][stored]
     gen_index = np.full((n, N_OBJECTS), -1, np.int32)
-    gen_index[ev, slot] = _flat(objects, "gen", np.int32)[stored]
+    gen_index[ev, slot] = objects["gen"][stored]
 
     lepton = is_lepton > 0.5
     bjet = ~lepton & (btag > 0.5)

@@ -90,7 +90,15 @@ class ShardWriter:
         self._pending_rows = tail.num_rows
         name = f"{self.sample}_{len(self.entries):04d}.parquet"
         path = self.staging / name
-        pq.write_table(head, path, row_group_size=self.row_group_events, compression="zstd")
+        # Dictionary-encoding float columns is slow and gains nothing: only `sample` gets it.
+        pq.write_table(
+            head,
+            path,
+            row_group_size=self.row_group_events,
+            compression="zstd",
+            use_dictionary=["sample"],
+            write_statistics=False,
+        )
         split = head.column("split").to_numpy()
         groups = []
         for start in range(0, head.num_rows, self.row_group_events):
