@@ -127,13 +127,20 @@ def write_stats(location) -> dict:
 
 def summary(location) -> str:
     """Events per process and split, and object multiplicities, as a text table."""
+    from evenet.generation.catalogue import load_catalogue
+
     manifest = load_manifest(location)
+    names = {str(p.id): name for name, p in load_catalogue().items()}
+    names["-1"] = "data"
     lines = [
         f"dataset {manifest['name']} ({manifest['kind']}, schema v{manifest['schema_version']})",
-        f"{'process':>8} {'train':>9} {'val':>9} {'test':>9}",
+        f"{'process':>16} {'id':>4} {'train':>9} {'val':>9} {'test':>9}",
     ]
     for pid, counts in manifest["counts"].items():
-        lines.append(f"{pid:>8} " + " ".join(f"{c:>9}" for c in counts))
+        row = " ".join(f"{c:>9}" for c in counts)
+        lines.append(f"{names.get(pid, '?'):>16} {pid:>4} {row}")
+    totals = np.sum(list(manifest["counts"].values()), axis=0)
+    lines.append(f"{'total':>16} {'':>4} " + " ".join(f"{int(c):>9}" for c in totals))
     sums = np.zeros(3)
     n = 0
     for shard in shard_entries(manifest, location):
