@@ -141,6 +141,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench_convert.add_argument("--config", nargs="+", default=None, metavar="CFG")
     bench_convert.add_argument("--json", action="store_true", help="print one JSON object")
+    bench_loader = benches.add_parser("loader", help="streaming loader throughput and memory")
+    bench_loader.add_argument("--dataset", help="dataset folder (default: a synthetic one)")
+    bench_loader.add_argument(
+        "--events",
+        type=_positive_int,
+        default=200_000,
+        help="events of the synthetic dataset (default 200000)",
+    )
+    bench_loader.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
 
 
@@ -192,6 +201,12 @@ def _generate(args) -> int:
 
 
 def _bench(args) -> int:
+    if args.bench == "loader":
+        from evenet.bench import print_result
+        from evenet.data.bench import bench_loader
+
+        print_result(bench_loader(args.dataset, events=args.events), as_json=args.json)
+        return 0
     if args.bench == "convert":
         from evenet.bench import bench_convert, print_result
         from evenet.config import default_config_path, load_config

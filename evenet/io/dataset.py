@@ -67,8 +67,8 @@ def build_dataset(
             counts[pid] = [a + b for a, b in zip(counts.get(pid, [0, 0, 0]), c, strict=True)]
         sample_records.update(manifest["samples"])
     present = sorted(int(p) for p in counts)
-    if classes is None:
-        classes = [(str(pid), [pid]) for pid in present]
+    if classes is None:  # one class per simulated process; data (process -1) has no class
+        classes = [(str(pid), [pid]) for pid in present if pid >= 0]
     class_map = {str(pid): index for index, (_, pids) in enumerate(classes) for pid in pids}
     dataset = {
         "schema_version": SCHEMA_VERSION,
