@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 
 import awkward as ak
@@ -266,3 +267,46 @@ def test_not_a_root_file(tmp_path, base_config):
     fake.write_text("hello")
     with pytest.raises(ReaderError, match="not a readable ROOT file"):
         convert_sample([fake], tmp_path / "o", "x", base_config, log=lambda _: None)
+
+
+def test_round_trip_to_a_loader_batch(tiny, tmp_path, base_config):
+    """ntuple -> shards -> loader batch: the tensors hold the values written into the file."""
+    from evenet.data.dataset import ShardDataset
+
+    out = tmp_path / "zjets_tiny"
+    manifest = convert_sample(
+        [tiny], out, "zjets_tiny", base_config, topology="z_ll", log=lambda _: None
+    )
+    batches = []
+    for index, split in enumerate(("train", "val", "test")):
+        if manifest["counts"]["14"][index]:  # the loader refuses an empty selection
+            batches += list(ShardDataset(out, split=split, batch_size=8, shuffle=False))
+    events = {int(e): i for b in batches for i, e in enumerate(b["event"])}
+    assert sorted(events) == [0, 1]
+    batch = next(b for b in batches if 0 in b["event"].tolist())
+    row = batch["event"].tolist().index(0)
+    assert batch["x"].shape[1:] == (18, 7) and batch["x"].dtype.is_floating_point
+    np.testing.assert_allclose(batch["x"][row, :3, 1].numpy(), [40.0, 20.0, 50.0])
+    assert batch["x_mask"][row].sum().item() == 3
+    assert batch["assignment"][row, 0, :2].tolist() == [1, 0]
+
+
+def test_x_extra_carries_isolation_and_ip3d(tiny, tmp_path, base_config):
+    config = copy.deepcopy(base_config)
+    config["conversion"]["x_extra"] = ["iso", "ip3d"]
+    config["conversion"]["leptons"]["max_isolation"] = None  # keep the anti-isolated muon too
+    manifest = convert_sample([tiny], tmp_path / "o", "t", config, log=lambda _: None)
+    assert manifest["x_extra"] == ["iso", "ip3d"] and manifest["shapes"]["K"] == 2
+    table = pq.read_table(tmp_path / "o" / manifest["shards"][0]["path"])
+    extra = np.array(table.column("x_extra").to_pylist())
+    np.testing.assert_allclose(extra[0, :2], [[0.01, 0.002], [0.01, 0.002]], rtol=1e-5)
+    np.testing.assert_allclose(extra[1, 0], [0.6, 0.002], rtol=1e-5)  # the anti-isolated muon
+    assert np.all(extra[0, 2:] == 0)  # jets and padding
+
+
+def test_empty_ntuple_is_an_error(tmp_path, base_config):
+    path = tmp_path / "empty.root"
+    _write_ntuple(path, [])
+    with pytest.raises(ReaderError, match="no events"):
+        convert_sample([path], tmp_path / "o", "e", base_config, log=lambda _: None)
+    assert not (tmp_path / "o").exists()
