@@ -31,6 +31,7 @@ wildcard_constraints:
     sample=paths.SAMPLE_REGEX,
     shard=paths.SHARD_REGEX,
     dataset=paths.SAMPLE_REGEX,
+    variant=paths.SAMPLE_REGEX,
 
 
 include: "workflow/rules/generate.smk"

@@ -95,6 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: the topologies listing the sample's process)",
     )
     convert.add_argument(
+        "--variant",
+        help="a conversion variant of conversion_variants (default: the base conversion section)",
+    )
+    convert.add_argument(
         "--table-format", help="column map for --format table (config/table_formats/*.yaml)"
     )
     convert.add_argument(
@@ -241,10 +245,11 @@ def _expand_inputs(patterns: list[str]) -> list[Path]:
 
 
 def _convert(args) -> int:
-    from evenet.config import default_config_path, load_config
+    from evenet.config import conversion_config, default_config_path, load_config
     from evenet.io.convert import convert_sample
 
     config = load_config(args.config or [default_config_path()])
+    config["conversion"] = conversion_config(config, args.variant)
     inputs = _expand_inputs(args.input)
     output = Path(args.output)
     if not output.parent.is_dir():

@@ -86,6 +86,14 @@ def validate(config: dict, origin: Mapping[KeyPath, list[str]] | None = None) ->
         raise ConfigError(f"{e}{_where(('generation', 'only_samples'), origin)}") from None
     generated = set(samples(config))
     for name, dataset in config.get("datasets", {}).items():
+        variant = dataset.get("variant")
+        if variant not in (None, DEFAULT_VARIANT) and variant not in config.get(
+            "conversion_variants", {}
+        ):
+            raise ConfigError(
+                f"config key 'datasets.{name}.variant' names an unknown conversion variant "
+                f"'{variant}'{_where(('datasets', name), origin)}"
+            )
         missing = [s for s in dataset["samples"] if s not in generated]
         if missing:
             raise ConfigError(
@@ -245,3 +253,28 @@ def fingerprint(*parts: Any) -> str:
 
     text = json.dumps(parts, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+DEFAULT_VARIANT = "default"
+
+
+def conversion_config(config: Mapping[str, Any], variant: str | None = None) -> dict:
+    """The ``conversion`` section with a named variant of ``conversion_variants`` merged on top.
+
+    Analyses that need other objects than pretraining (e.g. anti-isolated muons with their
+    isolation and impact parameter) name a variant; the merged section is validated again.
+    """
+    base = copy.deepcopy(dict(config["conversion"]))
+    if variant in (None, DEFAULT_VARIANT):
+        return base
+    variants = config.get("conversion_variants", {})
+    if variant not in variants:
+        raise ConfigError(
+            f"unknown conversion variant '{variant}' (configured: "
+            f"{', '.join(variants) or 'none'}; add it under conversion_variants)"
+        )
+    _merge(base, variants[variant], ("conversion",), f"conversion_variants.{variant}", {})
+    merged = copy.deepcopy(dict(config))
+    merged["conversion"] = base
+    validate(merged)
+    return base

@@ -95,12 +95,13 @@ def benchmark(config: Mapping[str, Any], rule: str, sample: str, shard: int) -> 
 
 
 def pointcloud_dir_pattern(config: Mapping[str, Any]) -> str:
-    """Folder of one converted sample: Parquet shards + manifest.json (wildcard: sample)."""
-    return str(Path(_root(config)) / "pointclouds" / "{sample}")
+    """Folder of one converted sample: Parquet shards + manifest.json (wildcards: variant,
+    sample; variant "default" is the base conversion section)."""
+    return str(Path(_root(config)) / "pointclouds" / "{variant}" / "{sample}")
 
 
-def pointcloud_dir(config: Mapping[str, Any], sample: str) -> Path:
-    return output_dir(config) / "pointclouds" / sample
+def pointcloud_dir(config: Mapping[str, Any], sample: str, variant: str | None = None) -> Path:
+    return output_dir(config) / "pointclouds" / (variant or "default") / sample
 
 
 def dataset_dir(config: Mapping[str, Any], dataset: str) -> Path:
@@ -126,10 +127,12 @@ def all_dataset_stats(config: Mapping[str, Any]) -> list[Path]:
     return [dataset_stats(config, name) for name in config["datasets"]]
 
 
-def named_log_pattern(config: Mapping[str, Any], rule: str, wildcard: str) -> str:
-    """Log of a job of ``rule`` keyed by one wildcard (e.g. sample, dataset)."""
-    return str(Path(_root(config)) / "logs" / rule / f"{{{wildcard}}}.log")
+def named_log_pattern(config: Mapping[str, Any], rule: str, *wildcards: str) -> str:
+    """Log of a job of ``rule`` keyed by wildcards (e.g. sample, dataset), joined by '_'."""
+    name = "_".join(f"{{{w}}}" for w in wildcards)
+    return str(Path(_root(config)) / "logs" / rule / f"{name}.log")
 
 
-def named_benchmark_pattern(config: Mapping[str, Any], rule: str, wildcard: str) -> str:
-    return str(Path(_root(config)) / "benchmarks" / rule / f"{{{wildcard}}}.tsv")
+def named_benchmark_pattern(config: Mapping[str, Any], rule: str, *wildcards: str) -> str:
+    name = "_".join(f"{{{w}}}" for w in wildcards)
+    return str(Path(_root(config)) / "benchmarks" / rule / f"{name}.tsv")

@@ -62,13 +62,16 @@ def test_partial_nested_object_keeps_values_and_fills_the_rest(tmp_path):
 
 def test_schema_defaults_match_config_yaml():
     """Defaults live in the schema and in config/config.yaml; they must not drift apart
-    (generation.samples and datasets excepted: the schema's default is none at all)."""
+    (generation.samples, datasets and conversion_variants excepted: their schema default is
+    none at all)."""
     defaults = _schema_defaults(load_schema())
     filled = load_config([default_config_path()])
     assert filled["generation"].pop("samples")
     assert defaults["generation"].pop("samples") == {}
     assert filled.pop("datasets")
     assert defaults.pop("datasets") == {}
+    assert filled.pop("conversion_variants")
+    assert defaults.pop("conversion_variants") == {}
     assert filled == defaults
 
 
@@ -220,3 +223,21 @@ def test_dataset_naming_an_ungenerated_sample_is_an_error(tmp_path):
     bad.write_text("datasets:\n  mine:\n    samples: [ttbar_dilepton, not_generated]\n")
     with pytest.raises(ConfigError, match="not_generated"):
         load_config([default_config_path(), bad])
+
+
+def test_conversion_variant_merges_onto_the_base_and_is_validated(tmp_path):
+    """A variant changes only what it names; a mistyped key inside it is an error."""
+    from evenet.config import conversion_config
+
+    config = load_config([default_config_path()])
+    anomaly = conversion_config(config, "anomaly")
+    assert anomaly["leptons"]["max_isolation"] is None and anomaly["x_extra"] == ["iso", "ip3d"]
+    assert anomaly["jets"] == config["conversion"]["jets"]
+    assert conversion_config(config, None) == config["conversion"]
+    with pytest.raises(ConfigError, match="unknown conversion variant"):
+        conversion_config(config, "nope")
+    bad = _write(
+        tmp_path / "bad.yaml", "conversion_variants:\n  x:\n    leptons:\n      min_pt: 3\n"
+    )
+    with pytest.raises(ConfigError, match="min_pt"):
+        conversion_config(load_config([default_config_path(), bad]), "x")

@@ -100,11 +100,12 @@ def shell_commands(output: str) -> list[str]:
 @pytest.mark.parametrize("profile", list(PROFILES))
 def test_dry_run_all(profile, dry_runs):
     """`snakemake --profile profiles/X` schedules one generate job per shard of the
-    profile's configuration, one convert job per sample that a dataset lists, one dataset and
+    profile's configuration, one convert job per (variant, sample) a dataset lists, one dataset and
     one stats job per dataset, and rule all."""
     output, tmp_path = dry_runs(profile)
     config = load_config([REPO / f for f in PROFILES[profile]])
-    converted = {s for d in config["datasets"].values() for s in d["samples"]}
+    # One conversion per (variant, sample) that some dataset lists.
+    converted = {(d.get("variant"), s) for d in config["datasets"].values() for s in d["samples"]}
     assert job_counts(output) == {
         "generate": _expected_shards(profile),
         "convert": len(converted),
@@ -142,3 +143,18 @@ def test_perlmutter_packs_generate_jobs_per_node(dry_runs):
     groups = output.count("Group job cpu_node")
     assert groups == math.ceil(_expected_shards("perlmutter") / 128)
     assert "slurm_account=dummy" in output and "constraint=cpu" in output
+
+
+def test_every_scheduled_command_parses_with_the_cli(dry_runs):
+    """Guards against a rule passing an option the `evenet` CLI does not have (a dry run
+    alone would not notice)."""
+    import shlex
+
+    from evenet.cli import build_parser
+
+    output, _ = dry_runs("ci")
+    commands = re.findall(r"^Shell command: (evenet .*?)(?: >.*)?$", output, flags=re.MULTILINE)
+    assert {c.split()[1] for c in commands} >= {"generate", "convert", "dataset", "stats"}
+    parser = build_parser()
+    for command in commands:
+        parser.parse_args(shlex.split(command)[1:])  # exits (fails the test) on a bad option

@@ -4,7 +4,7 @@
 # global (config/topologies.yaml, config/processes.yaml), so samples convert independently.
 
 from evenet import paths
-from evenet.config import fingerprint, snakemake_configfiles
+from evenet.config import conversion_config, fingerprint, snakemake_configfiles
 from evenet.io.topologies import DEFAULT_TOPOLOGIES
 
 
@@ -12,6 +12,7 @@ rule convert:
     """Convert every ntuple of one sample.
 
     Wildcards:
+        variant: "default" (the conversion section) or a name of conversion_variants
         sample: a generated sample (generation.samples)
     """
     input:
@@ -19,21 +20,21 @@ rule convert:
     params:
         configs=snakemake_configfiles(workflow),
         # A change of conversion settings or of the topology definitions reconverts.
-        settings=fingerprint(
-            config["conversion"], config["readers"], DEFAULT_TOPOLOGIES.read_text()
+        settings=lambda wc: fingerprint(
+            conversion_config(config, wc.variant), config["readers"], DEFAULT_TOPOLOGIES.read_text()
         ),
     output:
         directory(paths.pointcloud_dir_pattern(config)),
     log:
-        paths.named_log_pattern(config, "convert", "sample"),
+        paths.named_log_pattern(config, "convert", "variant", "sample"),
     benchmark:
-        paths.named_benchmark_pattern(config, "convert", "sample")
+        paths.named_benchmark_pattern(config, "convert", "variant", "sample")
     resources:
         runtime=30,  # minutes; local samples convert in seconds
         mem_mb=4000,  # chunks of 100k events (~1 GB) plus the writer's buffer
     shell:
         "evenet convert --input {input:q} --output {output:q} --sample {wildcards.sample:q}"
-        " --config {params.configs:q} > {log:q} 2>&1"
+        " --variant {wildcards.variant:q} --config {params.configs:q} > {log:q} 2>&1"
 
 
 rule dataset:
@@ -43,7 +44,10 @@ rule dataset:
         dataset: a name of config `datasets`
     """
     input:
-        lambda wc: [paths.pointcloud_dir(config, s) for s in config["datasets"][wc.dataset]["samples"]],
+        lambda wc: [
+            paths.pointcloud_dir(config, s, config["datasets"][wc.dataset].get("variant"))
+            for s in config["datasets"][wc.dataset]["samples"]
+        ],
     params:
         folder=lambda wc: paths.dataset_dir(config, wc.dataset),
         classes=lambda wc: (
