@@ -8,17 +8,16 @@ Files are written one row group at a time, so memory does not grow with ``events
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from evenet import SCHEMA_VERSION
 from evenet.data.arrow import column_shape
-from evenet.io.manifest import MANIFEST_NAME, write_json_atomic
+from evenet.io.manifest import MANIFEST_NAME, sha256_file, write_json_atomic
 from evenet.io.schema import N_OBJECTS, SPLITS, TARGET_COLUMNS, Shapes, arrow_schema
+from evenet.io.shards import to_table
 
 DEFAULT_SAMPLES = {"ttbar_dilepton": 1, "wjets": 5}
 DEFAULT_SHAPES = Shapes(resonances=4, daughters=3, partons=16)
@@ -67,7 +66,9 @@ def write_synthetic_dataset(
                 for begin in range(start, stop, row_group_events):
                     end = min(stop, begin + row_group_events)
                     columns = _columns(rng, begin, end, process, number, shapes, fractions)
-                    writer.write_table(_table(columns, schema, sample), row_group_size=end - begin)
+                    writer.write_table(
+                        to_table(columns, schema, sample), row_group_size=end - begin
+                    )
                     splits = np.bincount(columns["split"], minlength=3).tolist()
                     groups.append({"rows": end - begin, "splits": splits})
                     for pid in np.unique(columns["process"]):
@@ -79,7 +80,7 @@ def write_synthetic_dataset(
                     "path": path.name,
                     "sample": sample,
                     "rows": stop - start,
-                    "sha256": _sha256(path),
+                    "sha256": sha256_file(path),
                     "row_groups": groups,
                 }
             )
@@ -141,29 +142,3 @@ def _columns(rng, begin, end, process, run, shapes, fractions) -> dict[str, np.n
         "partons_mask": rng.random((n, shapes.partons)) < 0.6,
     }
     return columns
-
-
-def _table(columns: dict[str, np.ndarray], schema: pa.Schema, sample: str) -> pa.Table:
-    n = len(columns["run"])
-    arrays = []
-    for field in schema:
-        if field.name == "sample":
-            arrays.append(pa.DictionaryArray.from_arrays(np.zeros(n, np.int32), pa.array([sample])))
-            continue
-        values = columns[field.name]
-        leaf_type, shape = field.type, column_shape(field.type)
-        for _ in shape:
-            leaf_type = leaf_type.value_type
-        array = pa.array(np.ascontiguousarray(values).reshape(-1), type=leaf_type)
-        for size in reversed(shape):
-            array = pa.FixedSizeListArray.from_arrays(array, size)
-        arrays.append(array)
-    return pa.Table.from_arrays(arrays, schema=schema)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import time
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import numpy as np
 from evenet import SCHEMA_VERSION, __version__
 from evenet.config import fingerprint
 from evenet.io.events import ReaderError, RecoEvents
-from evenet.io.manifest import MANIFEST_NAME, write_json_atomic
+from evenet.io.manifest import MANIFEST_NAME, sha256_file, write_json_atomic
 from evenet.io.pointcloud import build_point_clouds
 from evenet.io.schema import (
     GLOBAL_FEATURES,
@@ -108,14 +107,6 @@ def _columns_description(shapes: Shapes, has_targets: bool) -> list[dict]:
     return columns
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _sample_record(runs: list) -> dict:
     """σ and Σweights from our ntuples' Runs records (None for inputs without them)."""
     if not runs or any(r is None for r in runs):
@@ -206,7 +197,7 @@ def convert_sample(
             "readers": config["readers"],
             "config_hash": fingerprint(conv, config["readers"], topologies.summary()),
             "code_version": __version__,
-            "sources": [{"path": str(p), "sha256": _sha256(p)} for p in inputs],
+            "sources": [{"path": str(p), "sha256": sha256_file(p)} for p in inputs],
         }
         write_json_atomic(writer.staging / MANIFEST_NAME, manifest)
         writer.commit()

@@ -19,6 +19,7 @@ Layout (JSON):
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -97,3 +98,12 @@ def write_json_atomic(path: Path, payload: dict) -> None:
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     temporary.write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n")
     os.replace(temporary, path)
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """Checksum recorded for shards and source files in manifests."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

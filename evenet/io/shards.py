@@ -6,7 +6,6 @@ zstd-compressed with row groups of ``row_group_events`` so the loader can stream
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 from pathlib import Path
@@ -15,6 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from evenet.io.manifest import sha256_file
 from evenet.io.schema import SPLITS
 
 
@@ -45,14 +45,6 @@ def to_table(columns: dict[str, np.ndarray], schema: pa.Schema, sample: str) -> 
         else:
             arrays.append(pa.array(columns[field.name], type=field.type))
     return pa.Table.from_arrays(arrays, schema=schema)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class ShardWriter:
@@ -111,7 +103,7 @@ class ShardWriter:
                 "path": name,
                 "sample": self.sample,
                 "rows": head.num_rows,
-                "sha256": _sha256(path),
+                "sha256": sha256_file(path),
                 "row_groups": groups,
             }
         )
