@@ -69,6 +69,10 @@ class ShardWriter:
         self.entries: list[dict] = []
 
     def add(self, columns: dict[str, np.ndarray]) -> None:
+        # Events grouped by split within each added chunk: most row groups then hold one
+        # split, and a val/test pass of the loader skips the others unread.
+        order = np.argsort(columns["split"], kind="stable")
+        columns = {k: np.asarray(v)[order] for k, v in columns.items()}
         table = to_table(columns, self.schema, self.sample)
         self._pending.append(table)
         self._pending_rows += table.num_rows
@@ -80,6 +84,7 @@ class ShardWriter:
         head, tail = table.slice(0, rows), table.slice(rows)
         self._pending = [tail] if tail.num_rows else []
         self._pending_rows = tail.num_rows
+
         name = f"{self.sample}_{len(self.entries):04d}.parquet"
         path = self.staging / name
         # Dictionary-encoding float columns is slow and gains nothing: only `sample` gets it.
