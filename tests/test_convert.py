@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 import uproot
 
+from evenet.generation.ntuple import COLLECTIONS
 from evenet.io.convert import convert_sample
 from evenet.io.events import ReaderError
 from evenet.io.split import assign_split
@@ -27,62 +28,13 @@ def _write_ntuple(path, events: list[dict], drop=(), nan_branch=None):
         )
 
     n = len(events)
-    jets = ak.zip(
-        {
-            f: col("jets", f, t)
-            for f, t in (
-                ("pt", np.float32),
-                ("eta", np.float32),
-                ("phi", np.float32),
-                ("mass", np.float32),
-                ("btag", np.float32),
-                ("genPartIdx", np.int32),
-            )
-        }
-    )
-    muons = ak.zip(
-        {
-            f: col("muons", f, t)
-            for f, t in (
-                ("pt", np.float32),
-                ("eta", np.float32),
-                ("phi", np.float32),
-                ("mass", np.float32),
-                ("charge", np.int32),
-                ("pfRelIso04_all", np.float32),
-                ("ip3d", np.float32),
-                ("genPartIdx", np.int32),
-            )
-        }
-    )
-    electrons = ak.zip(
-        {
-            f: ak.values_astype(ak.Array([[] for _ in events]), t)
-            for f, t in (
-                ("pt", np.float32),
-                ("eta", np.float32),
-                ("phi", np.float32),
-                ("mass", np.float32),
-                ("charge", np.int32),
-                ("pfRelIso03_all", np.float32),
-                ("ip3d", np.float32),
-                ("genPartIdx", np.int32),
-            )
-        }
-    )
-    gen = ak.zip(
-        {
-            f: col("gen", f, t)
-            for f, t in (
-                ("pdgId", np.int32),
-                ("genPartIdxMother", np.int32),
-                ("pt", np.float32),
-                ("eta", np.float32),
-                ("phi", np.float32),
-                ("mass", np.float32),
-            )
-        }
-    )
+
+    # Field names and dtypes of the ntuple contract (evenet.generation.ntuple.COLLECTIONS).
+    def collection(name, key):
+        return ak.zip({f: col(key, f, t) for f, t in COLLECTIONS[name].items()})
+
+    jets, muons = collection("Jet", "jets"), collection("Muon", "muons")
+    electrons, gen = collection("Electron", "electrons"), collection("GenPart", "gen")
     branches = {
         "run": np.full(n, 7, np.int32),
         "event": np.arange(n, dtype=np.int64),
