@@ -96,6 +96,7 @@ def test_dataset_refuses_samples_converted_differently(converted, data_dir, tmp_
     )
     with pytest.raises(ManifestError, match="different 'conversion'"):
         build_dataset("bad", [root / "ttbar_dilepton", tmp_path / "cms"], tmp_path / "ds")
+    assert not (tmp_path / "ds").exists()  # nothing written on refusal
 
 
 def test_unknown_class_process_is_named():

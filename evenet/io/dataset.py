@@ -44,7 +44,6 @@ def build_dataset(
     classes: list[tuple[str, list[int]]] | None = None,
 ) -> dict:
     output = Path(output)
-    output.mkdir(parents=True, exist_ok=True)
     manifests = [(Path(s), load_manifest(s)) for s in samples]
     if not manifests:
         raise ManifestError("a dataset needs at least one sample")
@@ -99,5 +98,6 @@ def build_dataset(
         "code_version": __version__,
         "sources": [{"manifest": str(manifest_path(p).resolve())} for p, _ in manifests],
     }
+    output.mkdir(parents=True, exist_ok=True)  # only once every check has passed
     write_json_atomic(output / MANIFEST_NAME, dataset)
     return dataset
