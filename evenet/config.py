@@ -20,6 +20,8 @@ from typing import Any
 import jsonschema
 import yaml
 
+from evenet.yaml_io import parse_yaml
+
 _REPO = Path(__file__).resolve().parent.parent
 
 KeyPath = tuple[str, ...]
@@ -46,7 +48,7 @@ def default_config_path() -> Path:
 def load_schema() -> dict:
     """The configuration schema as a dict."""
     with open(schema_path(), encoding="utf-8") as f:
-        return yaml.safe_load(f)
+        return parse_yaml(f)
 
 
 def load_config(paths: Iterable[str | Path]) -> dict:
@@ -163,7 +165,7 @@ def snakemake_configfiles(workflow: Any) -> list[str]:
 def _read_yaml(path: Path) -> dict:
     try:
         with open(path, encoding="utf-8") as f:
-            data = yaml.safe_load(f)
+            data = parse_yaml(f)
     except FileNotFoundError:
         raise ConfigError(f"config file {path} does not exist") from None
     except yaml.YAMLError as e:

@@ -12,6 +12,7 @@ import pytest
 import uproot
 
 from evenet.generation.ntuple import COLLECTIONS
+from evenet.io.columns import to_numpy
 from evenet.io.convert import convert_sample
 from evenet.io.events import ReaderError
 from evenet.io.split import assign_split
@@ -121,9 +122,9 @@ def test_round_trip_known_values(tiny, tmp_path, base_config):
     )
     table = pq.read_table(out / manifest["shards"][0]["path"])
     assert table.num_rows == 2
-    x = np.array(table.column("x").to_pylist(), dtype=np.float32)
-    mask = np.array(table.column("x_mask").to_pylist())
-    glob = np.array(table.column("globals").to_pylist())
+    x = to_numpy(table.column("x"))
+    mask = to_numpy(table.column("x_mask"))
+    glob = to_numpy(table.column("globals"))
     # Event 0: leptons first by pT (40 then 20), then jets by pT; the jet at ΔR 0.07 of the
     # 20 GeV muon is removed, the |eta| = 3 jet fails the acceptance.
     assert mask[0].sum() == 3
@@ -143,10 +144,10 @@ def test_round_trip_known_values(tiny, tmp_path, base_config):
     np.testing.assert_allclose(x[1, :18, 1], 100.0 - np.arange(18))
     # Targets: Z -> mu- (GenPart 1, slot 1) mu+ (GenPart 2, slot 0).
     assert table.column("topology").to_pylist() == [7, -1]
-    assignment = np.array(table.column("assignment").to_pylist())
+    assignment = to_numpy(table.column("assignment"))
     assert assignment[0, 0, :2].tolist() == [1, 0]
-    assert np.array(table.column("segmentation").to_pylist())[0, :3].tolist() == [0, 0, -1]
-    partons = np.array(table.column("partons").to_pylist())
+    assert to_numpy(table.column("segmentation"))[0, :3].tolist() == [0, 0, -1]
+    partons = to_numpy(table.column("partons"))
     np.testing.assert_allclose(partons[0, 0], [10.0, 0.0, 0.0, 91.0])
     assert manifest["counts"] == {
         "14": [sum(table.column("split").to_numpy() == s) for s in range(3)]
@@ -185,7 +186,7 @@ def test_cms_nanoaod_converts_without_targets(data_dir, tmp_path, base_config):
     assert set(table.column("process").to_numpy()) == {-1}
     with uproot.open(path) as f:
         tagged = f["Events"]["Jet_btagDeepFlavB"].array() > 0.3093
-    assert np.array(table.column("x").to_pylist())[..., 4].sum() <= ak.sum(tagged)
+    assert to_numpy(table.column("x"))[..., 4].sum() <= ak.sum(tagged)
 
 
 @pytest.mark.parametrize(
@@ -250,7 +251,7 @@ def test_x_extra_carries_isolation_and_ip3d(tiny, tmp_path, base_config):
     manifest = convert_sample([tiny], tmp_path / "o", "t", config, log=lambda _: None)
     assert manifest["x_extra"] == ["iso", "ip3d"] and manifest["shapes"]["K"] == 2
     table = pq.read_table(tmp_path / "o" / manifest["shards"][0]["path"])
-    extra = np.array(table.column("x_extra").to_pylist())
+    extra = to_numpy(table.column("x_extra"))
     np.testing.assert_allclose(extra[0, :2], [[0.01, 0.002], [0.01, 0.002]], rtol=1e-5)
     np.testing.assert_allclose(extra[1, 0], [0.6, 0.002], rtol=1e-5)  # the anti-isolated muon
     assert np.all(extra[0, 2:] == 0)  # jets and padding

@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 
+from evenet.io.columns import to_numpy
 from evenet.io.convert import convert_sample
 from evenet.io.dataset import build_dataset, parse_classes
 from evenet.io.manifest import ManifestError
@@ -35,10 +36,10 @@ def test_generated_ttbar_gets_dilepton_targets(converted):
 
     table = pq.read_table(root / "ttbar_dilepton" / manifest["shards"][0]["path"])
     assert set(table.column("topology").to_numpy()) == {1}
-    assignment = np.array(table.column("assignment").to_pylist())
+    assignment = to_numpy(table.column("assignment"))
     # b jets and leptons of both tops are found for most events (matching + acceptance).
     assert (assignment[:, :2, :2] >= 0).mean() > 0.6
-    nu_mask = np.array(table.column("neutrinos_mask").to_pylist())
+    nu_mask = to_numpy(table.column("neutrinos_mask"))
     assert nu_mask.all()
 
 
@@ -49,8 +50,8 @@ def test_stats_use_training_split_only_and_skip_padding(converted):
 
     table = pq.read_table(root / "ttbar_dilepton" / manifest["shards"][0]["path"])
     split = table.column("split").to_numpy()
-    x = np.array(table.column("x").to_pylist())[split == 0]
-    mask = np.array(table.column("x_mask").to_pylist())[split == 0]
+    x = to_numpy(table.column("x"))[split == 0]
+    mask = to_numpy(table.column("x_mask"))[split == 0]
     stats = compute_stats(root / "ttbar_dilepton")
     assert stats["events"] == int((split == 0).sum())
     log_pt = np.log1p(x[..., 1][mask])

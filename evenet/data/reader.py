@@ -9,8 +9,8 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from evenet import SCHEMA_VERSION
-from evenet.data.arrow import to_numpy
 from evenet.data.plan import Piece
+from evenet.io.columns import to_numpy
 
 
 class DataError(ValueError):

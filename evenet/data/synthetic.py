@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from evenet import SCHEMA_VERSION
-from evenet.data.arrow import column_shape
+from evenet.io.columns import column_shape
 from evenet.io.manifest import MANIFEST_NAME, sha256_file, write_json_atomic
 from evenet.io.schema import N_OBJECTS, SPLITS, TARGET_COLUMNS, Shapes, arrow_schema
 from evenet.io.shards import to_table

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import yaml
 
+from evenet.yaml_io import parse_yaml
+
 DEFAULT_CATALOGUE = Path(__file__).resolve().parents[2] / "config" / "processes.yaml"
 EXTERNAL_LHE = "external_lhe"
 _KEYS = {
@@ -40,7 +42,7 @@ def load_catalogue(path: str | Path = DEFAULT_CATALOGUE) -> dict[str, Process]:
     """Read and check the catalogue: known keys only, integer ids, no id used twice."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = parse_yaml(path.read_text())
     except (OSError, yaml.YAMLError) as error:
         raise CatalogueError(f"cannot read process catalogue {path}: {error}") from None
     if not isinstance(raw, dict) or not isinstance(raw.get("processes"), dict):

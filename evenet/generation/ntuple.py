@@ -100,6 +100,11 @@ def collection(
     return ak.unflatten(ak.zip(columns), np.bincount(event, minlength=n_events))
 
 
+# ZSTD instead of uproot's default ZLIB: a few % larger files, ~3× faster to decompress in
+# `evenet convert` (the read is a fifth of its time) and faster to write.
+COMPRESSION = uproot.ZSTD(3)
+
+
 class NtupleWriter:
     """Streams batches into ``Events`` and writes ``Runs`` at the end."""
 
@@ -131,7 +136,7 @@ def atomic_root_file(output: Path):
     output = Path(output)
     temporary = output.with_name(f".{output.name}.{os.getpid()}.tmp")
     try:
-        with uproot.recreate(temporary) as file:
+        with uproot.recreate(temporary, compression=COMPRESSION) as file:
             yield file
         os.replace(temporary, output)
     finally:

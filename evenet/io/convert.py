@@ -107,6 +107,13 @@ def _columns_description(shapes: Shapes, has_targets: bool) -> list[dict]:
     return columns
 
 
+def _count(counts: dict[int, list[int]], process: np.ndarray, split: np.ndarray) -> None:
+    """Add a chunk's events per (process id, split) to ``counts``."""
+    pairs, n = np.unique(np.stack([process, split]), axis=1, return_counts=True)
+    for (pid, s), k in zip(pairs.T.tolist(), n.tolist(), strict=True):
+        counts.setdefault(pid, [0] * len(SPLITS))[s] += k
+
+
 def _sample_record(runs: list) -> dict:
     """σ and Σweights from our ntuples' Runs records (None for inputs without them)."""
     if not runs or any(r is None for r in runs):
@@ -160,10 +167,7 @@ def convert_sample(
                 columns = _convert_chunk(chunk, conv, topologies, names_by_id, topology, path)
                 writer.add(columns)
                 events_total += len(chunk)
-                for pid, split in zip(
-                    columns["process"].tolist(), columns["split"].tolist(), strict=True
-                ):
-                    counts.setdefault(pid, [0, 0, 0])[split] += 1
+                _count(counts, columns["process"], columns["split"])
         if writer is None:
             raise ReaderError(f"no events in {', '.join(map(str, inputs))}")
         shards = writer.finish()

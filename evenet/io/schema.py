@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from evenet import SCHEMA_VERSION
+from evenet.io.columns import tensor_type
 
 N_OBJECTS = 18
 OBJECT_FEATURES = ("E", "pT", "eta", "phi", "isBJet", "isLepton", "charge")
@@ -65,38 +66,32 @@ class Shapes:
     extra_features: int = 0  # K (0: no x_extra column)
 
 
-def _grid(value_type: pa.DataType, *shape: int) -> pa.DataType:
-    """Nested fixed-size lists, outermost dimension first: _grid(f32, 18, 7) -> 18 × 7."""
-    out = value_type
-    for size in reversed(shape):
-        out = pa.list_(out, size)
-    return out
-
-
 def arrow_schema(shapes: Shapes, with_targets: bool) -> pa.Schema:
     fields = [
         pa.field("sample", pa.dictionary(pa.int32(), pa.string())),
         pa.field("run", pa.int64()),
         pa.field("event", pa.int64()),
         pa.field("split", pa.int8()),
-        pa.field("x", _grid(pa.float32(), N_OBJECTS, len(OBJECT_FEATURES))),
-        pa.field("x_mask", _grid(pa.bool_(), N_OBJECTS)),
+        pa.field("x", tensor_type(pa.float32(), N_OBJECTS, len(OBJECT_FEATURES))),
+        pa.field("x_mask", tensor_type(pa.bool_(), N_OBJECTS)),
     ]
     if shapes.extra_features:
-        fields.append(pa.field("x_extra", _grid(pa.float32(), N_OBJECTS, shapes.extra_features)))
+        fields.append(
+            pa.field("x_extra", tensor_type(pa.float32(), N_OBJECTS, shapes.extra_features))
+        )
     fields += [
-        pa.field("globals", _grid(pa.float32(), len(GLOBAL_FEATURES))),
+        pa.field("globals", tensor_type(pa.float32(), len(GLOBAL_FEATURES))),
         pa.field("process", pa.int32()),
         pa.field("weight", pa.float32()),
     ]
     if with_targets:
         fields += [
             pa.field("topology", pa.int16()),
-            pa.field("assignment", _grid(pa.int16(), shapes.resonances, shapes.daughters)),
-            pa.field("segmentation", _grid(pa.int8(), N_OBJECTS)),
-            pa.field("neutrinos", _grid(pa.float32(), N_NEUTRINOS, len(NEUTRINO_FEATURES))),
-            pa.field("neutrinos_mask", _grid(pa.bool_(), N_NEUTRINOS)),
-            pa.field("partons", _grid(pa.float32(), shapes.partons, len(PARTON_FEATURES))),
-            pa.field("partons_mask", _grid(pa.bool_(), shapes.partons)),
+            pa.field("assignment", tensor_type(pa.int16(), shapes.resonances, shapes.daughters)),
+            pa.field("segmentation", tensor_type(pa.int8(), N_OBJECTS)),
+            pa.field("neutrinos", tensor_type(pa.float32(), N_NEUTRINOS, len(NEUTRINO_FEATURES))),
+            pa.field("neutrinos_mask", tensor_type(pa.bool_(), N_NEUTRINOS)),
+            pa.field("partons", tensor_type(pa.float32(), shapes.partons, len(PARTON_FEATURES))),
+            pa.field("partons_mask", tensor_type(pa.bool_(), shapes.partons)),
         ]
     return pa.schema(fields, metadata={"evenet_schema_version": str(SCHEMA_VERSION)})

@@ -1,6 +1,6 @@
 """Parquet shards of one converted sample, written atomically, plus their manifest entries.
 
-Fixed-shape columns become nested fixed-size lists (never one column per element); files are
+Fixed-shape columns become fixed-size lists or tensors (never one column per element); files are
 zstd-compressed with row groups of ``row_group_events`` so the loader can stream them.
 """
 
@@ -14,24 +14,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from evenet.io.columns import from_numpy
 from evenet.io.manifest import sha256_file
 from evenet.io.schema import SPLITS
-
-
-def fixed_size_column(values: np.ndarray, arrow_type: pa.DataType) -> pa.Array:
-    """(n, a, b, ...) numpy -> nested FixedSizeListArray of the given (matching) Arrow type."""
-    leaf_type = arrow_type
-    sizes = []
-    while pa.types.is_fixed_size_list(leaf_type):
-        sizes.append(leaf_type.list_size)
-        leaf_type = leaf_type.value_type
-    expected = (len(values), *sizes)
-    if values.shape != expected:
-        raise ValueError(f"column of shape {values.shape} does not fit Arrow type {arrow_type}")
-    array = pa.array(np.ascontiguousarray(values).reshape(-1), type=leaf_type)
-    for size in reversed(sizes):
-        array = pa.FixedSizeListArray.from_arrays(array, size)
-    return array
 
 
 def to_table(columns: dict[str, np.ndarray], schema: pa.Schema, sample: str) -> pa.Table:
@@ -40,10 +25,8 @@ def to_table(columns: dict[str, np.ndarray], schema: pa.Schema, sample: str) -> 
     for field in schema:
         if field.name == "sample":
             arrays.append(pa.DictionaryArray.from_arrays(np.zeros(n, np.int32), pa.array([sample])))
-        elif pa.types.is_fixed_size_list(field.type):
-            arrays.append(fixed_size_column(columns[field.name], field.type))
         else:
-            arrays.append(pa.array(columns[field.name], type=field.type))
+            arrays.append(from_numpy(np.asarray(columns[field.name]), field.type))
     return pa.Table.from_arrays(arrays, schema=schema)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow.parquet as pq
 
+from evenet.io.columns import to_numpy
 from evenet.io.manifest import (
     STATS_NAME,
     load_manifest,
@@ -34,18 +35,6 @@ _MASKS = {
     "neutrinos": "neutrinos_mask",
     "partons": "partons_mask",
 }
-
-
-def _numpy(column) -> np.ndarray:
-    """A nested fixed-size-list column as a dense numpy array."""
-    import pyarrow as pa
-
-    array = column.combine_chunks() if hasattr(column, "combine_chunks") else column
-    shape = []
-    while pa.types.is_fixed_size_list(array.type):
-        shape.append(array.type.list_size)
-        array = array.flatten()
-    return array.to_numpy(zero_copy_only=False).reshape(-1, *shape)
 
 
 class _Moments:
@@ -88,12 +77,12 @@ def compute_stats(location) -> dict:
             train = table.column("split").to_numpy() == SPLITS["train"]
             events += int(train.sum())
             for group, names in groups.items():
-                values = _numpy(table.column(group))[train]
+                values = to_numpy(table.column(group))[train]
                 for k, name in enumerate(names):
                     if name in LOG1P_FEATURES.get(group, ()):
                         values[..., k] = np.log1p(np.maximum(values[..., k], 0.0))
                 mask = (
-                    _numpy(table.column(_MASKS[group]))[train]
+                    to_numpy(table.column(_MASKS[group]))[train]
                     if group in _MASKS
                     else np.ones(len(values), bool)
                 )
@@ -146,7 +135,7 @@ def summary(location) -> str:
     for shard in shard_entries(manifest, location):
         parquet = pq.ParquetFile(shard.path)
         for index in range(parquet.num_row_groups):
-            g = _numpy(parquet.read_row_group(index, columns=["globals"]).column("globals"))
+            g = to_numpy(parquet.read_row_group(index, columns=["globals"]).column("globals"))
             sums += g[:, 2:5].sum(axis=0)
             n += len(g)
     mean = sums / max(n, 1)

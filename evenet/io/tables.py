@@ -46,6 +46,7 @@ import yaml
 
 from evenet.io.delphes import ELECTRON_MASS, MUON_MASS
 from evenet.io.events import JET_FIELDS, LEPTON_FIELDS, ReaderError, RecoEvents
+from evenet.yaml_io import parse_yaml
 
 TOP_KEYS = {"format", "description", "file_type", "event", "defaults", "objects"}
 EVENT_DEFAULTS = {"run": 0, "event": None, "weight": 1.0, "met_pt": 0.0, "met_phi": 0.0}
@@ -123,7 +124,7 @@ def _load_map(format_map: dict | str | Path) -> dict:
     if isinstance(format_map, dict):
         return format_map
     try:
-        spec = yaml.safe_load(Path(format_map).read_text())
+        spec = parse_yaml(Path(format_map).read_text())
     except (OSError, yaml.YAMLError) as err:
         raise ReaderError(f"table format {format_map}: cannot be read ({err})") from err
     if not isinstance(spec, dict):

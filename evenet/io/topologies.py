@@ -7,6 +7,8 @@ from pathlib import Path
 
 import yaml
 
+from evenet.yaml_io import parse_yaml
+
 DEFAULT_TOPOLOGIES = Path(__file__).resolve().parents[2] / "config" / "topologies.yaml"
 _TOPOLOGY_KEYS = {
     "id",
@@ -68,7 +70,7 @@ class Topologies:
 def load_topologies(path: str | Path = DEFAULT_TOPOLOGIES) -> Topologies:
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = parse_yaml(path.read_text())
     except (OSError, yaml.YAMLError) as error:
         raise TopologyError(f"cannot read {path}: {error}") from None
     caps = raw.get("caps") or {}
