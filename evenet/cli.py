@@ -1,4 +1,4 @@
-"""`evenet` command line: generate | bench (more stages join as they land).
+"""`evenet` command line: generate | convert | dataset | stats | model | bench.
 
 Every subcommand runs the same functions a Snakemake rule calls. Bad input gives one
 line on stderr ("evenet: error: ...") and exit status 2, never a traceback.
@@ -130,6 +130,14 @@ def build_parser() -> argparse.ArgumentParser:
     stats = commands.add_parser("stats", help="stats.json of a dataset and a printed summary")
     stats.add_argument("dataset", help="dataset or sample folder (or its manifest.json)")
 
+    model = commands.add_parser("model", help="build a model preset; print its parameters")
+    model.add_argument("--preset", default="tiny", help="tiny | lite | standard (default tiny)")
+    model.add_argument(
+        "--checkpoint", help="describe the model stored in this checkpoint instead of a preset"
+    )
+    model.add_argument("--summary", action="store_true", help="parameters per module")
+    model.add_argument("--json", action="store_true", help="print one JSON object")
+
     bench = commands.add_parser("bench", help="benchmarks, one JSON object each with --json")
     benches = bench.add_subparsers(dest="bench", required=True, parser_class=_Parser)
     bench_generate = benches.add_parser("generate", help="generation stage vs. plain Pythia")
@@ -154,6 +162,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="events of the synthetic dataset (default 200000)",
     )
     bench_loader.add_argument("--json", action="store_true", help="print one JSON object")
+    bench_model = benches.add_parser("model", help="training-step throughput of a preset")
+    bench_model.add_argument("--preset", default="tiny", help="tiny | lite | standard")
+    bench_model.add_argument(
+        "--batch-size", type=_positive_int, default=None, help="events per step (default by preset)"
+    )
+    bench_model.add_argument("--steps", type=_positive_int, default=5, help="timed steps")
+    bench_model.add_argument(
+        "--mode",
+        choices=("pretrain", "finetune"),
+        default="pretrain",
+        help="pretrain: all pretraining losses (clean + noised copy); finetune: one clean copy, "
+        "classification + assignment",
+    )
+    bench_model.add_argument("--device", default=None, help="cpu or cuda (default: cuda if any)")
+    bench_model.add_argument("--bf16", action="store_true", help="bf16 autocast (GPU)")
+    bench_model.add_argument("--compile", action="store_true", help="torch.compile the model")
+    bench_model.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
 
 
@@ -204,7 +229,40 @@ def _generate(args) -> int:
     return 0
 
 
+def _model(args) -> int:
+    import json
+
+    from evenet.model.summary import build_for_summary, format_table, parameter_table
+
+    table = parameter_table(build_for_summary(args.preset, args.checkpoint))
+    if args.json:
+        print(json.dumps(table))
+    elif args.summary:
+        print(format_table(table))
+    else:
+        print(
+            f"{table['preset']}: {table['params_total']:,} parameters "
+            f"(body {table['params_body']:,}, heads {table['params_heads']:,})"
+        )
+    return 0
+
+
 def _bench(args) -> int:
+    if args.bench == "model":
+        from evenet.bench import print_result
+        from evenet.model.bench import bench_model
+
+        result = bench_model(
+            args.preset,
+            batch_size=args.batch_size,
+            steps=args.steps,
+            mode=args.mode,
+            device=args.device,
+            bf16=args.bf16,
+            compile=args.compile,
+        )
+        print_result(result, as_json=args.json)
+        return 0
     if args.bench == "loader":
         from evenet.bench import print_result
         from evenet.data.bench import bench_loader
@@ -298,6 +356,7 @@ def main(argv: list[str] | None = None) -> int:
     from evenet.io.events import ReaderError
     from evenet.io.manifest import ManifestError
     from evenet.io.topologies import TopologyError
+    from evenet.model.errors import CheckpointError, ModelConfigError
 
     args = build_parser().parse_args(argv)
     handlers = {
@@ -306,6 +365,7 @@ def main(argv: list[str] | None = None) -> int:
         "convert": _convert,
         "dataset": _dataset,
         "stats": _stats,
+        "model": _model,
     }
     try:
         return handlers[args.command](args)
@@ -318,6 +378,8 @@ def main(argv: list[str] | None = None) -> int:
         ReaderError,
         TopologyError,
         ManifestError,
+        CheckpointError,
+        ModelConfigError,
     ) as error:
         print(f"evenet: error: {error}", file=sys.stderr)
         return 2

@@ -1,0 +1,132 @@
+"""Diffusion maths shared by the generative heads (pure functions, no module state).
+
+Conventions (EveNet, arXiv:2601.17126; Kingma et al. 2021; Hoogeboom et al. "simple diffusion"):
+  * time t in [0, 1]; t = 0 is clean data, t = 1 is pure noise.
+  * cosine log-SNR schedule clipped to [min_logsnr, max_logsnr] = [-20, 20].
+  * variance preserving: alpha^2 = sigmoid(logsnr), sigma^2 = sigmoid(-logsnr), x_t = alpha x0 +
+    sigma eps.
+  * v-prediction: v = alpha eps - sigma x0; x0 = alpha x_t - sigma v, eps = sigma x_t + alpha v.
+  * logsnr tensors carry one value per event copy, shape (B,), or per token, shape (B, N); they
+    are broadcast over the trailing dims of the data they apply to (a (B,) logsnr acting on
+    (B, 2, 4) neutrinos is viewed as (B, 1, 1)).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+
+MIN_LOGSNR = -20.0
+MAX_LOGSNR = 20.0
+
+Denoiser = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def logsnr_schedule(
+    t: torch.Tensor, min_logsnr: float = MIN_LOGSNR, max_logsnr: float = MAX_LOGSNR
+) -> torch.Tensor:
+    """Clipped cosine schedule: logsnr = -2 log tan(a t + b); t=0 -> max, t=1 -> min."""
+    b = math.atan(math.exp(-0.5 * max_logsnr))
+    a = math.atan(math.exp(-0.5 * min_logsnr)) - b
+    return -2.0 * torch.log(torch.tan(a * t + b))
+
+
+def _trailing(logsnr: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """View logsnr (B,) or (B, N) so it broadcasts over the trailing dims of `like`."""
+    return logsnr.reshape(logsnr.shape + (1,) * (like.ndim - logsnr.ndim))
+
+
+def alpha_sigma(logsnr: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(alpha, sigma) with alpha^2 = sigmoid(logsnr), sigma^2 = sigmoid(-logsnr)."""
+    return torch.sigmoid(logsnr).sqrt(), torch.sigmoid(-logsnr).sqrt()
+
+
+def q_sample(x0: torch.Tensor, logsnr: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    """Forward process x_t = alpha x0 + sigma noise (logsnr broadcast over trailing dims)."""
+    alpha, sigma = alpha_sigma(_trailing(logsnr, x0))
+    return alpha * x0 + sigma * noise
+
+
+def v_target(x0: torch.Tensor, noise: torch.Tensor, logsnr: torch.Tensor) -> torch.Tensor:
+    """The v-prediction target alpha eps - sigma x0."""
+    alpha, sigma = alpha_sigma(_trailing(logsnr, x0))
+    return alpha * noise - sigma * x0
+
+
+def x0_eps_from_v(
+    x_t: torch.Tensor, v: torch.Tensor, logsnr: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Invert (x_t, v) -> (x0, eps); exact because alpha^2 + sigma^2 = 1."""
+    alpha, sigma = alpha_sigma(_trailing(logsnr, x_t))
+    return alpha * x_t - sigma * v, sigma * x_t + alpha * v
+
+
+def _normal(
+    shape: tuple[int, ...],
+    generator: torch.Generator | None,
+    device: torch.device | str | None,
+    dtype: torch.dtype | None,
+) -> torch.Tensor:
+    # A generator only draws on its own device; draw there, then move.
+    where = generator.device if generator is not None else device
+    return torch.randn(shape, generator=generator, device=where, dtype=dtype).to(device)
+
+
+@torch.no_grad()
+def ddim_sample(
+    denoise: Denoiser,
+    shape: tuple[int, ...],
+    steps: int,
+    *,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype | None = None,
+) -> torch.Tensor:
+    """Deterministic DDIM (eta = 0) from t = 1 to t = 0; returns the final x0 prediction.
+
+    `denoise(x_t, logsnr)` gets x_t of `shape` and logsnr of shape (shape[0],) and returns v.
+    The only randomness is the initial noise, drawn from `generator`.
+    """
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}")
+    dtype = dtype or torch.get_default_dtype()
+    x = _normal(tuple(shape), generator, device, dtype)
+    times = torch.linspace(1.0, 0.0, steps + 1, dtype=torch.float64)
+    logsnrs = logsnr_schedule(times).to(device=x.device, dtype=dtype)
+    x0 = x
+    for i in range(steps):
+        now = logsnrs[i].expand(shape[0])
+        x0, eps = x0_eps_from_v(x, denoise(x, now), now)
+        if i + 1 < steps:  # the last step returns x0 itself rather than x at logsnr = max
+            alpha, sigma = alpha_sigma(logsnrs[i + 1])
+            x = alpha * x0 + sigma * eps
+    return x0
+
+
+def masked_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean squared error over the entries where `mask` is True.
+
+    `mask` has the shape of `pred` or lacks its last dim (then it covers whole feature rows).
+    Unmasked entries never reach the result, not even as NaN; an empty mask gives a zero that
+    is still connected to the graph of `pred`.
+    """
+    if mask.ndim == pred.ndim - 1:
+        mask = mask.unsqueeze(-1)
+    mask = mask.expand_as(pred)
+    diff = torch.where(mask, pred - target, torch.zeros_like(pred))
+    return diff.square().sum() / mask.sum().clamp(min=1)
+
+
+def time_features(logsnr: torch.Tensor, dim: int) -> torch.Tensor:
+    """Fourier features of logsnr / 20: (...,) -> (..., dim), [sin | cos] at geometric freqs."""
+    if dim < 2 or dim % 2:
+        raise ValueError(f"time feature width must be even and >= 2, got {dim}")
+    half = dim // 2
+    # Frequencies pi/2 .. 256 pi: the lowest is monotone over [-1, 1] (no aliasing of the ends),
+    # the highest resolves ~0.1 in logsnr.
+    exponents = torch.linspace(0.0, 9.0, half, device=logsnr.device, dtype=logsnr.dtype)
+    freqs = 0.5 * math.pi * 2.0**exponents
+    angles = (logsnr / MAX_LOGSNR).unsqueeze(-1) * freqs
+    return torch.cat([angles.sin(), angles.cos()], dim=-1)

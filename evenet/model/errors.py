@@ -1,0 +1,9 @@
+"""Model errors, importable without torch (the CLI catches them around every command)."""
+
+
+class ModelConfigError(ValueError):
+    """An unknown preset or key, or a value the model cannot be built with."""
+
+
+class CheckpointError(ValueError):
+    """A checkpoint is unreadable, incomplete, or does not fit the data it is used with."""

@@ -1,0 +1,1 @@
+"""Task heads: each returns named outputs and owns its loss."""

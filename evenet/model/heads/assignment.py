@@ -1,0 +1,285 @@
+"""SPANet-style symmetric tensor attention: which reconstructed objects each resonance decays to.
+
+One `AssignmentHead` serves one topology. For a resonance with D daughters it scores every
+D-tuple of object slots with a rank-`dim` product tensor
+
+    logits[i1, ..., iD] = sum_k prod_d P_d(tok_{i_d})_k / sqrt(dim),
+
+where daughters of one daughter-symmetry group share their projection P_d, so the tensor is
+symmetric in them by construction. Tuples touching a padded slot or repeating a slot are masked
+and one softmax runs over all remaining tuples. A detection logit per resonance predicts whether
+all of its daughters were reconstructed. The loss is minimised over the declared permutations of
+interchangeable resonances (whole subtrees, e.g. a1 <-> a2 in haa_4b).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import string
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from evenet.model.encoded import Encoded
+
+DAUGHTER_CAP = 3  # D of the batch `assignment` column (config/topologies.yaml caps)
+
+
+def large_negative(dtype: torch.dtype) -> float:
+    """A finite stand-in for -inf: half the most negative value, so x - max never overflows."""
+    return torch.finfo(dtype).min / 2
+
+
+def key_padding_mask(mask: torch.Tensor) -> torch.Tensor:
+    """~mask for attention, but an event without any real object keeps slot 0 as a key.
+
+    A row whose keys are all masked gives NaN attention weights (0/0); its outputs are unused.
+    """
+    pad = ~mask.bool()
+    empty = pad.all(-1)
+    pad[:, 0] = pad[:, 0] & ~empty
+    return pad
+
+
+def distinct_tuples(n: int, d: int, device: torch.device | None = None) -> torch.Tensor:
+    """(n,)*d bool: True where all d indices differ."""
+    ok = torch.ones((n,) * d, dtype=torch.bool, device=device)
+    idx = torch.arange(n, device=device)
+    for a, b in itertools.combinations(range(d), 2):
+        shape_a, shape_b = [1] * d, [1] * d
+        shape_a[a], shape_b[b] = n, n
+        ok = ok & (idx.view(shape_a) != idx.view(shape_b))
+    return ok
+
+
+def valid_tuples(mask: torch.Tensor, d: int) -> torch.Tensor:
+    """(B, N, ..., N) bool: tuples of d distinct real slots."""
+    batch, n = mask.shape
+    ok = distinct_tuples(n, d, mask.device).unsqueeze(0).expand(batch, *(n,) * d)
+    for axis in range(d):
+        shape = [batch] + [1] * d
+        shape[axis + 1] = n
+        ok = ok & mask.bool().view(shape)
+    return ok
+
+
+def product_tensor(factors: list[torch.Tensor]) -> torch.Tensor:
+    """sum_k prod_d factors[d][b, i_d, k] as (B, N, ..., N) via one einsum."""
+    letters = string.ascii_lowercase[: len(factors)]
+    inputs = ",".join(f"z{c}y" for c in letters)
+    return torch.einsum(f"{inputs}->z{letters}", *factors)
+
+
+def flat_index(tuples: torch.Tensor, n: int) -> torch.Tensor:
+    """(..., D) slot tuples -> index into the flattened (N,)*D tensor (row-major)."""
+    weights = n ** torch.arange(tuples.shape[-1] - 1, -1, -1, device=tuples.device)
+    return (tuples * weights).sum(-1)
+
+
+def unflatten_index(flat: torch.Tensor, n: int, d: int) -> torch.Tensor:
+    """Inverse of `flat_index`: (...,) -> (..., D)."""
+    digits = []
+    for _ in range(d):
+        digits.append(flat % n)
+        flat = torch.div(flat, n, rounding_mode="floor")
+    return torch.stack(digits[::-1], dim=-1)
+
+
+def resonance_permutations(topology: dict) -> list[tuple[int, ...]]:
+    """Row permutations allowed by the resonance symmetries (identity first)."""
+    names = list(topology["resonances"])
+    groups = [[names.index(r) for r in group] for group in topology["symmetries"]["resonances"]]
+    perms = []
+    for choice in itertools.product(*(itertools.permutations(g) for g in groups)):
+        perm = list(range(len(names)))
+        for group, image in zip(groups, choice, strict=True):
+            for src, dst in zip(group, image, strict=True):
+                perm[src] = dst
+        perms.append(tuple(perm))
+    return perms or [tuple(range(len(names)))]
+
+
+def daughter_groups(topology: dict) -> list[list[int]]:
+    """Per resonance, a projection id per daughter: equal ids for symmetric daughters."""
+    owner = {
+        name: (r, j)
+        for r, daughters in enumerate(topology["resonances"].values())
+        for j, name in enumerate(daughters)
+    }
+    groups = [list(range(len(ds))) for ds in topology["resonances"].values()]
+    for group in topology["symmetries"]["daughters"]:
+        rows = {owner[name][0] for name in group}
+        if len(rows) != 1:
+            raise ValueError(f"daughter symmetry group {group} spans several resonances")
+        r = rows.pop()
+        first = min(owner[name][1] for name in group)
+        for name in group:
+            groups[r][owner[name][1]] = first
+    return groups
+
+
+def _sort_within_groups(tuples: torch.Tensor, groups: list[int]) -> torch.Tensor:
+    """Canonical ordering: slot indices sorted within each daughter-symmetry group."""
+    out = tuples.clone()
+    for g in set(groups):
+        cols = [j for j, gid in enumerate(groups) if gid == g]
+        if len(cols) > 1:
+            out[..., cols] = tuples[..., cols].sort(-1).values
+    return out
+
+
+class AssignmentHead(nn.Module):
+    """Symmetric tensor attention for the resonances of one topology (see the module doc)."""
+
+    def __init__(
+        self,
+        hidden: int,
+        topology: dict,
+        *,
+        dim: int = 64,
+        layers: int = 1,
+        heads: int = 4,
+        dropout: float = 0.0,
+    ):
+        super().__init__()
+        self.topology_id = int(topology["id"])
+        self.name = str(topology["name"])
+        self.daughters = [len(ds) for ds in topology["resonances"].values()]
+        if any(d > DAUGHTER_CAP or d < 1 for d in self.daughters):
+            raise ValueError(f"{self.name}: each resonance needs 1..{DAUGHTER_CAP} daughters")
+        self.groups = daughter_groups(topology)
+        # log of the number of orderings of a target that the symmetric tensor scores equally:
+        # the NLL is that of the unordered daughter set (its floor is 0, not log 2 per pair).
+        self.log_orderings = [
+            sum(math.lgamma(groups.count(g) + 1) for g in set(groups)) for groups in self.groups
+        ]
+        self.perms = resonance_permutations(topology)
+        for perm in self.perms:
+            if any(self.daughters[r] != self.daughters[p] for r, p in enumerate(perm)):
+                raise ValueError(f"{self.name}: symmetric resonances differ in daughter count")
+        self.dim = dim
+        self.blocks = nn.ModuleList(
+            nn.TransformerEncoderLayer(
+                hidden,
+                heads,
+                dim_feedforward=2 * hidden,
+                dropout=dropout,
+                batch_first=True,
+                norm_first=True,
+            )
+            for _ in range(layers)
+        )
+        self.norm = nn.LayerNorm(hidden)
+        # One projection per (resonance, daughter-symmetry group).
+        self.projections = nn.ModuleList(
+            nn.ModuleList(nn.Linear(hidden, dim) for _ in range(len(set(groups))))
+            for groups in self.groups
+        )
+        self.detector = nn.Sequential(
+            nn.LayerNorm(2 * hidden),
+            nn.Linear(2 * hidden, hidden),
+            nn.GELU(),
+            nn.Linear(hidden, len(self.daughters)),
+        )
+
+    def forward(self, enc: Encoded) -> dict:
+        mask = enc.mask.bool()
+        tokens = enc.tokens
+        pad = key_padding_mask(mask)
+        for block in self.blocks:
+            tokens = block(tokens, src_key_padding_mask=pad)
+        tokens = self.norm(tokens)
+        log_probs = [self._log_probs(tokens, mask, r) for r in range(len(self.daughters))]
+        pooled = Encoded(tokens, mask, enc.event).pooled()
+        return {"log_probs": log_probs, "detection": self.detector(pooled), "mask": mask}
+
+    def _log_probs(self, tokens: torch.Tensor, mask: torch.Tensor, r: int) -> torch.Tensor:
+        """(B, N, ..., N) log-probabilities over the daughter tuples of resonance r."""
+        ids = sorted(set(self.groups[r]))
+        projected = {g: proj(tokens) for g, proj in zip(ids, self.projections[r], strict=True)}
+        factors = [projected[g] for g in self.groups[r]]
+        logits = product_tensor(factors) / math.sqrt(self.dim)
+        logits = logits.masked_fill(~valid_tuples(mask, len(factors)), large_negative(logits.dtype))
+        batch = logits.shape[0]
+        return logits.reshape(batch, -1).log_softmax(-1).view_as(logits)
+
+    def _targets(self, batch: dict, mask: torch.Tensor) -> tuple[list, list]:
+        """Per batch row: canonical target tuples (B, D_r) and whether they are usable (B,)."""
+        assignment = batch["assignment"].long()
+        n = mask.shape[1]
+        tuples, usable = [], []
+        for r, d in enumerate(self.daughters):
+            target = assignment[:, r, :d]
+            matched = (target >= 0).all(-1)
+            target = _sort_within_groups(target.clamp(min=0), self.groups[r])
+            # A tuple on a padded or repeated slot (broken truth) is skipped, not scored -inf.
+            real = mask.gather(1, target).all(-1)
+            distinct = distinct_tuples(n, d, mask.device).flatten()[flat_index(target, n)]
+            tuples.append(target)
+            usable.append(matched & real & distinct)
+        return tuples, usable
+
+    def loss(self, out: dict, batch: dict, select: torch.Tensor | None = None) -> torch.Tensor:
+        """Mean over this topology's events of min over resonance permutations of the summed
+        assignment NLL, plus the detection BCE under the chosen permutation."""
+        mask = out["mask"]
+        n = mask.shape[1]
+        use = batch["topology"].long() == self.topology_id
+        if select is not None:
+            use = use & select.bool()
+        tuples, usable = self._targets(batch, mask)
+        assignment = batch["assignment"].long()
+        matched = torch.stack(
+            [(assignment[:, r, :d] >= 0).all(-1) for r, d in enumerate(self.daughters)], dim=-1
+        )
+        cache: dict[tuple[int, int], torch.Tensor] = {}
+
+        def nll(head: int, row: int) -> torch.Tensor:
+            if (head, row) not in cache:
+                flat = out["log_probs"][head].flatten(1)
+                picked = flat.gather(1, flat_index(tuples[row], n).unsqueeze(1)).squeeze(1)
+                set_nll = -picked - self.log_orderings[row]
+                cache[head, row] = torch.where(usable[row], set_nll, torch.zeros_like(picked))
+            return cache[head, row]
+
+        per_perm = torch.stack(
+            [sum(nll(h, row) for h, row in enumerate(perm)) for perm in self.perms], dim=-1
+        )
+        best = per_perm.detach().argmin(-1)
+        assign = per_perm.gather(1, best.unsqueeze(1)).squeeze(1)
+        perms = torch.tensor(self.perms, device=mask.device)
+        detect_target = matched.gather(1, perms[best]).to(out["detection"].dtype)
+        bce = F.binary_cross_entropy_with_logits(
+            out["detection"], detect_target, reduction="none"
+        ).sum(-1)
+        per_event = torch.where(use, assign + bce, torch.zeros_like(bce))
+        # Dividing by at least 1 keeps a graph-connected zero when no event qualifies.
+        return per_event.sum() / use.sum().clamp(min=1)
+
+    @torch.no_grad()
+    def predict(self, out: dict) -> dict[str, torch.Tensor]:
+        """Most probable tuple per resonance: `assignment` (B, R_t, DAUGHTER_CAP) slot indices
+        (-1 padding, and -1 where no valid tuple exists), `probability` (B, R_t) of that
+        daughter set (all its equivalent orderings), and `detection` (B, R_t) probabilities."""
+        mask = out["mask"]
+        batch, n = mask.shape
+        rows, probs = [], []
+        for logp, d, orderings in zip(
+            out["log_probs"], self.daughters, self.log_orderings, strict=True
+        ):
+            best_logp, flat = logp.flatten(1).max(-1)
+            best_logp = best_logp + orderings
+            tuples = unflatten_index(flat, n, d)
+            ok = valid_tuples(mask, d).flatten(1).gather(1, flat.unsqueeze(1)).squeeze(1)
+            tuples = torch.where(ok.unsqueeze(-1), tuples, torch.full_like(tuples, -1))
+            padded = torch.full((batch, DAUGHTER_CAP), -1, dtype=torch.long, device=mask.device)
+            padded[:, :d] = tuples
+            rows.append(padded)
+            probs.append(torch.where(ok, best_logp.exp(), torch.zeros_like(best_logp)))
+        return {
+            "assignment": torch.stack(rows, dim=1),
+            "probability": torch.stack(probs, dim=1),
+            "detection": out["detection"].sigmoid(),
+        }

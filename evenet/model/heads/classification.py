@@ -1,0 +1,69 @@
+"""Event classification (process / signal vs background) and scalar regression heads."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from evenet.model.encoded import Encoded
+
+
+def _mlp(dim_in: int, hidden: int, layers: int, dim_out: int) -> nn.Sequential:
+    modules: list[nn.Module] = [nn.LayerNorm(dim_in)]
+    width = dim_in
+    for _ in range(layers):
+        modules += [nn.Linear(width, hidden), nn.GELU()]
+        width = hidden
+    modules.append(nn.Linear(width, dim_out))
+    return nn.Sequential(*modules)
+
+
+def weighted_mean(values: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
+    """Mean of per-event ``values``, weighted by ``weight`` when given (sum of weights > 0)."""
+    if weight is None:
+        return values.mean()
+    weight = weight.to(values.dtype)
+    return (values * weight).sum() / weight.sum().clamp(min=1e-12)
+
+
+class ClassificationHead(nn.Module):
+    """Logits over the task's classes from the event token and the mean object token."""
+
+    def __init__(self, hidden: int, num_classes: int, layers: int = 2):
+        super().__init__()
+        self.net = _mlp(2 * hidden, hidden, layers, num_classes)
+
+    def forward(self, enc: Encoded) -> dict[str, torch.Tensor]:
+        return {"logits": self.net(enc.pooled())}
+
+    def loss(self, out: dict, labels: torch.Tensor, weight: torch.Tensor | None = None):
+        """Cross entropy; events with a negative label (no class) are ignored."""
+        labels = labels.long()
+        known = labels >= 0
+        per_event = F.cross_entropy(out["logits"], labels.clamp(min=0), reduction="none")
+        per_event = per_event * known
+        if weight is not None:
+            weight = weight * known
+        else:
+            weight = known.to(per_event.dtype)
+        return weighted_mean(per_event, weight)
+
+
+class RegressionHead(nn.Module):
+    """One scalar per named target (standardised by the caller); MSE loss."""
+
+    def __init__(self, hidden: int, targets: tuple[str, ...], layers: int = 2):
+        super().__init__()
+        self.targets = tuple(targets)
+        self.net = _mlp(2 * hidden, hidden, layers, len(self.targets))
+
+    def forward(self, enc: Encoded) -> dict[str, torch.Tensor]:
+        return {"values": self.net(enc.pooled())}
+
+    def loss(self, out: dict, values: torch.Tensor, weight: torch.Tensor | None = None):
+        """values (B, n_targets); NaN marks a missing target and is ignored."""
+        known = torch.isfinite(values)
+        error = (out["values"] - torch.nan_to_num(values)).square() * known
+        per_event = error.sum(-1) / known.sum(-1).clamp(min=1)
+        return weighted_mean(per_event, weight)

@@ -1,0 +1,323 @@
+"""Generative heads: neutrino denoiser, masked point-cloud generation, global generation.
+
+All three use the v-prediction diffusion of `evenet.model.diffusion` on *normalised* features
+(`Normalizer` layouts): neutrinos (B, 2, 4), objects (B, N, 8), globals (B, 11).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from evenet.model.diffusion import (
+    MAX_LOGSNR,
+    ddim_sample,
+    logsnr_schedule,
+    masked_mse,
+    q_sample,
+    time_features,
+    v_target,
+)
+from evenet.model.encoded import Encoded
+
+NEUTRINO_SLOTS = 2
+NEUTRINO_DIM = 4
+
+
+def _uniform(shape: tuple[int, ...], like: torch.Tensor, generator: torch.Generator | None):
+    """U(0, 1) on `like`'s device/dtype, drawn on the generator's device when one is given."""
+    where = generator.device if generator is not None else like.device
+    out = torch.rand(shape, generator=generator, device=where, dtype=like.dtype)
+    return out.to(like.device)
+
+
+def _normal(shape: tuple[int, ...], like: torch.Tensor, generator: torch.Generator | None):
+    """N(0, 1) on `like`'s device/dtype, drawn on the generator's device when one is given."""
+    where = generator.device if generator is not None else like.device
+    out = torch.randn(shape, generator=generator, device=where, dtype=like.dtype)
+    return out.to(like.device)
+
+
+def _repeat(enc: Encoded, n: int) -> Encoded:
+    """Each copy n times in a row (copy b -> rows b*n .. b*n + n - 1)."""
+    if n == 1:
+        return enc
+    return Encoded(
+        enc.tokens.repeat_interleave(n, 0),
+        enc.mask.repeat_interleave(n, 0),
+        enc.event.repeat_interleave(n, 0),
+    )
+
+
+class _TimeEmbedding(nn.Module):
+    """logsnr (...,) -> (..., dim): Fourier features followed by a small MLP."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.dim = dim
+        self.mlp = nn.Sequential(nn.Linear(dim, dim), nn.GELU(), nn.Linear(dim, dim))
+
+    def forward(self, logsnr: torch.Tensor) -> torch.Tensor:
+        return self.mlp(time_features(logsnr, self.dim))
+
+
+# --------------------------------------------------------------------------------------------
+# Neutrinos
+
+
+class NeutrinoHead(nn.Module):
+    """Conditional denoiser of the two neutrino slots, attending to the body's encoding.
+
+    Queries are the two noised neutrinos (plus a slot and a noise-level embedding); the memory is
+    the event token followed by the object tokens, padding slots masked out.
+    """
+
+    def __init__(self, hidden: int, *, dim: int = 128, layers: int = 2, heads: int = 4):
+        super().__init__()
+        self.nu_in = nn.Linear(NEUTRINO_DIM, dim)
+        self.slot = nn.Parameter(torch.randn(NEUTRINO_SLOTS, dim) * 0.02)
+        self.time = _TimeEmbedding(dim)
+        self.memory_in = nn.Sequential(nn.LayerNorm(hidden), nn.Linear(hidden, dim))
+        layer = nn.TransformerDecoderLayer(
+            dim, heads, 4 * dim, dropout=0.0, activation="gelu", batch_first=True, norm_first=True
+        )
+        self.decoder = nn.TransformerDecoder(layer, layers, norm=nn.LayerNorm(dim))
+        self.out = nn.Linear(dim, NEUTRINO_DIM)
+
+    def forward(self, enc: Encoded, nu_t: torch.Tensor, logsnr: torch.Tensor) -> torch.Tensor:
+        """Noised neutrinos (B, 2, 4) and logsnr (B,) -> predicted v (B, 2, 4)."""
+        query = self.nu_in(nu_t) + self.slot + self.time(logsnr).unsqueeze(1)
+        memory = self.memory_in(torch.cat([enc.event.unsqueeze(1), enc.tokens], dim=1))
+        event_valid = torch.ones_like(enc.mask[:, :1])
+        ignore = ~torch.cat([event_valid, enc.mask], dim=1)  # True = not attended
+        return self.out(self.decoder(query, memory, memory_key_padding_mask=ignore))
+
+    def loss(
+        self,
+        enc: Encoded,
+        nu0: torch.Tensor,
+        nu_mask: torch.Tensor,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """v-prediction MSE over the existing neutrino slots (nu_mask True), t ~ U(0, 1)."""
+        # Missing neutrinos may hold anything (NaN included); they still pass through self-
+        # attention, so give them a harmless value.
+        nu0 = torch.where(nu_mask.unsqueeze(-1), nu0, torch.zeros_like(nu0))
+        t = _uniform((nu0.shape[0],), nu0, generator)
+        noise = _normal(tuple(nu0.shape), nu0, generator)
+        logsnr = logsnr_schedule(t)
+        pred = self(enc, q_sample(nu0, logsnr, noise), logsnr)
+        return masked_mse(pred, v_target(nu0, noise, logsnr), nu_mask)
+
+    @torch.no_grad()
+    def sample(
+        self,
+        enc: Encoded,
+        steps: int = 20,
+        n_samples: int = 1,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """DDIM samples of the normalised neutrinos: (B, n_samples, 2, 4)."""
+        batch = enc.event.shape[0]
+        cond = _repeat(enc, n_samples)
+        x0 = ddim_sample(
+            lambda x, logsnr: self(cond, x, logsnr),
+            (batch * n_samples, NEUTRINO_SLOTS, NEUTRINO_DIM),
+            steps,
+            generator=generator,
+            device=enc.event.device,
+            dtype=enc.event.dtype,
+        )
+        return x0.reshape(batch, n_samples, NEUTRINO_SLOTS, NEUTRINO_DIM)
+
+
+# --------------------------------------------------------------------------------------------
+# Masked point-cloud generation
+
+
+@dataclass
+class NoisedObjects:
+    """A point cloud with some real objects diffused (all tensors share the batch dim B).
+
+    z_t:          (B, N, F) input features; noised slots hold q_sample, the others are unchanged.
+    token_logsnr: (B, N) noise level per slot; clean and padding slots carry MAX_LOGSNR.
+    noised:       (B, N) bool, the slots the loss is computed on (always real objects).
+    v:            (B, N, F) v-prediction target (meaningful on noised slots only).
+    """
+
+    z_t: torch.Tensor
+    token_logsnr: torch.Tensor
+    noised: torch.Tensor
+    v: torch.Tensor
+
+
+def _choose_noised(
+    mask: torch.Tensor, fraction: torch.Tensor, generator: torch.Generator | None
+) -> torch.Tensor:
+    """(B, N) bool: a uniformly random subset of each event's real objects.
+
+    Its size is fraction * n_real rounded stochastically (so it is exact on average), at least
+    one when the event has any object and never more than n_real.
+    """
+    batch, slots = mask.shape
+    n_real = mask.sum(1)
+    scores = _uniform((batch, slots), fraction, generator)
+    k = torch.floor(fraction * n_real + _uniform((batch,), fraction, generator)).long()
+    k = torch.minimum(k.clamp(min=1), n_real)
+    # Padding scores above every real one, so the real objects take ranks 0 .. n_real - 1.
+    scores = torch.where(mask, scores, torch.full_like(scores, 2.0))
+    rank = scores.argsort(1).argsort(1)
+    return (rank < k.unsqueeze(1)) & mask
+
+
+class MaskedPointHead(nn.Module):
+    """Self-supervised masked point generation: predict v of the noised objects from tokens."""
+
+    def __init__(self, hidden: int, object_dim: int = 8):
+        super().__init__()
+        self.object_dim = object_dim
+        self.mlp = nn.Sequential(
+            nn.LayerNorm(hidden),
+            nn.Linear(hidden, hidden),
+            nn.GELU(),
+            nn.Linear(hidden, object_dim),
+        )
+
+    @staticmethod
+    def noise_objects(
+        z: torch.Tensor,
+        mask: torch.Tensor,
+        fraction: float | torch.Tensor,
+        generator: torch.Generator | None = None,
+    ) -> NoisedObjects:
+        """Diffuse a random `fraction` of each event's real objects at one per-event t ~ U(0, 1).
+
+        `fraction` is a float or a tensor broadcastable to (B,).
+        """
+        batch = z.shape[0]
+        fraction = torch.as_tensor(fraction, dtype=z.dtype, device=z.device).expand(batch)
+        noised = _choose_noised(mask, fraction, generator)
+        logsnr = logsnr_schedule(_uniform((batch,), z, generator))
+        noise = _normal(tuple(z.shape), z, generator)
+        z_t = torch.where(noised.unsqueeze(-1), q_sample(z, logsnr, noise), z)
+        clean = torch.full_like(noised, MAX_LOGSNR, dtype=z.dtype)
+        token_logsnr = torch.where(noised, logsnr.unsqueeze(1), clean)
+        return NoisedObjects(z_t, token_logsnr, noised, v_target(z, noise, logsnr))
+
+    def forward(self, enc: Encoded) -> torch.Tensor:
+        """Predicted v per slot (B, N, F) from the body's tokens."""
+        return self.mlp(enc.tokens)
+
+    def loss(self, pred_v: torch.Tensor, noised: NoisedObjects) -> torch.Tensor:
+        """MSE on the noised slots only."""
+        return masked_mse(pred_v, noised.v, noised.noised)
+
+
+# --------------------------------------------------------------------------------------------
+# Global generation
+
+
+@dataclass
+class NoisedGlobals:
+    """Normalised globals with the generated columns diffused.
+
+    g_t:       (B, G) inputs; conditioning columns are left clean.
+    logsnr:    (B,) noise level of the generated columns.
+    generated: (B, G) bool, True on the generated (noised) columns.
+    v:         (B, G) v-prediction target (meaningful on generated columns only).
+    """
+
+    g_t: torch.Tensor
+    logsnr: torch.Tensor
+    generated: torch.Tensor
+    v: torch.Tensor
+
+
+class GlobalGenerationHead(nn.Module):
+    """Diffusion over the normalised globals, given the event encoding and `condition` columns.
+
+    `condition` lists global indices that stay clean and are given at sampling time (e.g. the
+    M_leptons column, to generate globals at a fixed m_mumu). The encoding passed to `forward`
+    and `sample` is the conditioning: it must come from inputs that do not reveal the generated
+    globals, or the head learns to copy them.
+    """
+
+    def __init__(
+        self,
+        hidden: int,
+        global_dim: int = 11,
+        condition: tuple[int, ...] = (),
+        *,
+        dim: int = 128,
+    ):
+        super().__init__()
+        bad = [i for i in condition if not 0 <= i < global_dim]
+        if bad:
+            raise ValueError(f"condition indices {bad} outside 0..{global_dim - 1}")
+        generated = torch.ones(global_dim, dtype=torch.bool)
+        generated[list(condition)] = False
+        if not generated.any():
+            raise ValueError("every global is a condition: nothing left to generate")
+        self.global_dim = global_dim
+        self.condition = tuple(condition)
+        self.time_dim = dim
+        self.register_buffer("generated", generated, persistent=False)
+        self.event_in = nn.LayerNorm(hidden)
+        self.mlp = nn.Sequential(
+            nn.Linear(hidden + global_dim + dim, dim),
+            nn.GELU(),
+            nn.Linear(dim, dim),
+            nn.GELU(),
+            nn.Linear(dim, global_dim),
+        )
+
+    def noise_globals(
+        self, g: torch.Tensor, generator: torch.Generator | None = None
+    ) -> NoisedGlobals:
+        """Diffuse the generated columns of g (B, G) at one per-event t ~ U(0, 1)."""
+        batch = g.shape[0]
+        logsnr = logsnr_schedule(_uniform((batch,), g, generator))
+        noise = _normal(tuple(g.shape), g, generator)
+        generated = self.generated.expand(batch, -1)
+        g_t = torch.where(generated, q_sample(g, logsnr, noise), g)
+        return NoisedGlobals(g_t, logsnr, generated, v_target(g, noise, logsnr))
+
+    def forward(self, enc: Encoded, g_t: torch.Tensor, logsnr: torch.Tensor) -> torch.Tensor:
+        """Predicted v (B, G) from [event token, g_t, time features]."""
+        features = [self.event_in(enc.event), g_t, time_features(logsnr, self.time_dim)]
+        return self.mlp(torch.cat(features, dim=-1))
+
+    def loss(self, pred: torch.Tensor, noised: NoisedGlobals) -> torch.Tensor:
+        """MSE on the generated columns only."""
+        return masked_mse(pred, noised.v, noised.generated)
+
+    @torch.no_grad()
+    def sample(
+        self,
+        enc: Encoded,
+        g_condition: torch.Tensor,
+        steps: int = 20,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """DDIM on the generated columns, (B, G) normalised; condition columns are copied.
+
+        `g_condition` (B, G) needs only its condition columns filled; `enc` is held fixed and
+        is the conditioning encoding (see the class docstring).
+        """
+        generated = self.generated.expand_as(g_condition)
+
+        def denoise(x: torch.Tensor, logsnr: torch.Tensor) -> torch.Tensor:
+            # The DDIM state of condition columns is ignored: the model always sees them clean.
+            return self(enc, torch.where(generated, x, g_condition), logsnr)
+
+        x0 = ddim_sample(
+            denoise,
+            tuple(g_condition.shape),
+            steps,
+            generator=generator,
+            device=g_condition.device,
+            dtype=g_condition.dtype,
+        )
+        return torch.where(generated, x0, g_condition)

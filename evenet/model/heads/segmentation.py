@@ -1,0 +1,175 @@
+"""DETR/MaskFormer-style segmentation: which object slots come from which resonance row.
+
+Learned queries attend to the object tokens; each query predicts a class (resonance row
+0..C-1, or C = no resonance) and a mask logit per object slot. True instances are the distinct
+rows present in the batch `segmentation`; queries are matched to them by the exact minimum-cost
+assignment, found by enumerating partial permutations of queries for the whole batch at once.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from evenet.model.encoded import Encoded
+from evenet.model.heads.assignment import key_padding_mask, large_negative
+
+MAX_PERMUTATIONS = 100_000  # Q!/(Q-T)! beyond this the enumeration gets too costly
+
+
+@functools.lru_cache(maxsize=16)
+def _query_permutations(queries: int, instances: int) -> torch.Tensor:
+    """(P, T): every ordered choice of T distinct queries out of Q."""
+    perms = list(itertools.permutations(range(queries), instances))
+    if len(perms) > MAX_PERMUTATIONS:
+        raise ValueError(f"{len(perms)} permutations of {queries} queries: too many to enumerate")
+    return torch.tensor(perms, dtype=torch.long).view(len(perms), instances)
+
+
+def min_cost_matching(cost: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """Exact min-cost matching of instances to distinct queries, batched.
+
+    cost (B, Q, T): cost of giving instance t to query q; valid (B, T) bool: instances that
+    exist (absent ones cost nothing, so they never steer the matching). Returns (B, T) long:
+    the query of each valid instance, -1 for invalid ones. Needs Q >= T.
+    """
+    batch, queries, instances = cost.shape
+    if instances > queries:
+        raise ValueError(f"{instances} instances cannot be matched to {queries} queries")
+    perms = _query_permutations(queries, instances).to(cost.device)  # (P, T)
+    columns = torch.arange(instances, device=cost.device)
+    per_perm = cost.detach()[:, perms, columns]  # (B, P, T)
+    per_perm = torch.where(valid.unsqueeze(1), per_perm, torch.zeros_like(per_perm))
+    best = per_perm.sum(-1).argmin(-1)  # (B,)
+    chosen = perms[best]
+    return torch.where(valid, chosen, torch.full_like(chosen, -1))
+
+
+def pairwise_mask_cost(logits: torch.Tensor, target: torch.Tensor, real: torch.Tensor):
+    """(B, Q, T) mean BCE plus dice loss between each query's mask and each instance's mask,
+    over real slots only. logits (B, Q, N), target (B, T, N) float, real (B, N) bool."""
+    w = real.to(logits.dtype).unsqueeze(1)  # (B, 1, N)
+    count = w.sum(-1, keepdim=True).clamp(min=1.0)
+    safe = torch.where(w.bool(), logits, torch.zeros_like(logits))
+    # BCE(x, y) = softplus(x) - x*y, summed over slots: the y-term is a batched matmul.
+    positive = (F.softplus(safe) * w).sum(-1, keepdim=True)
+    bce = (positive - torch.einsum("bqn,btn->bqt", safe * w, target)) / count
+    prob = safe.sigmoid() * w
+    overlap = torch.einsum("bqn,btn->bqt", prob, target)
+    dice = 1 - (2 * overlap + 1) / (prob.sum(-1, keepdim=True) + target.sum(-1).unsqueeze(1) + 1)
+    return bce + dice
+
+
+class SegmentationHead(nn.Module):
+    """Set prediction of resonance instances over the object slots (see the module doc)."""
+
+    def __init__(
+        self,
+        hidden: int,
+        num_queries: int,
+        num_classes: int,
+        *,
+        layers: int = 1,
+        heads: int = 4,
+        dropout: float = 0.0,
+        no_object_weight: float = 0.1,
+    ):
+        super().__init__()
+        if num_queries < num_classes:
+            raise ValueError(f"need num_queries >= num_classes ({num_queries} < {num_classes})")
+        _query_permutations(num_queries, num_classes)  # fail early if too many to enumerate
+        self.num_classes = num_classes
+        self.queries = nn.Parameter(torch.randn(num_queries, hidden) * hidden**-0.5)
+        self.event_in = nn.Linear(hidden, hidden)
+        self.blocks = nn.ModuleList(
+            nn.TransformerDecoderLayer(
+                hidden,
+                heads,
+                dim_feedforward=2 * hidden,
+                dropout=dropout,
+                batch_first=True,
+                norm_first=True,
+            )
+            for _ in range(layers)
+        )
+        self.norm = nn.LayerNorm(hidden)
+        self.token_norm = nn.LayerNorm(hidden)
+        self.classifier = nn.Linear(hidden, num_classes + 1)
+        self.mask_query = nn.Linear(hidden, hidden)
+        self.mask_token = nn.Linear(hidden, hidden)
+        # DETR down-weights the (majority) no-object class.
+        weight = torch.ones(num_classes + 1)
+        weight[-1] = no_object_weight
+        self.register_buffer("class_weight", weight, persistent=False)
+
+    def forward(self, enc: Encoded) -> dict[str, torch.Tensor]:
+        mask = enc.mask.bool()
+        batch = mask.shape[0]
+        query = self.queries.unsqueeze(0).expand(batch, -1, -1) + self.event_in(enc.event)[:, None]
+        pad = key_padding_mask(mask)
+        for block in self.blocks:
+            query = block(query, enc.tokens, memory_key_padding_mask=pad)
+        query = self.norm(query)
+        keys = self.mask_token(self.token_norm(enc.tokens))
+        mask_logits = torch.einsum("bqh,bnh->bqn", self.mask_query(query), keys)
+        mask_logits = mask_logits / math.sqrt(keys.shape[-1])
+        mask_logits = mask_logits.masked_fill(~mask.unsqueeze(1), large_negative(mask_logits.dtype))
+        return {"class_logits": self.classifier(query), "mask_logits": mask_logits}
+
+    def _instances(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Target masks (B, C, N) float, their presence (B, C) and the real slots (B, N)."""
+        real = batch["x_mask"].bool()
+        seg = batch["segmentation"].long()
+        seg = torch.where(real, seg, torch.full_like(seg, -1))  # junk on padded slots is ignored
+        rows = torch.arange(self.num_classes, device=seg.device)
+        member = seg.unsqueeze(1) == rows.view(1, -1, 1)  # (B, C, N)
+        return member, member.any(-1), real
+
+    def loss(self, out: dict, batch: dict, select: torch.Tensor | None = None) -> torch.Tensor:
+        """Weighted class CE over all queries (unmatched -> no resonance) plus mask BCE over
+        the real slots of matched queries; matching by `min_cost_matching`."""
+        class_logits, mask_logits = out["class_logits"], out["mask_logits"]
+        member, present, real = self._instances(batch)
+        use = torch.ones_like(present[:, 0]) if select is None else select.bool()
+        target = member.to(mask_logits.dtype)
+        with torch.no_grad():
+            class_prob = class_logits.float().softmax(-1)[..., : self.num_classes]  # (B, Q, C)
+            cost = pairwise_mask_cost(mask_logits.float(), target.float(), real) - class_prob
+            matched = min_cost_matching(cost, present)  # (B, C)
+        queries = torch.arange(class_logits.shape[1], device=matched.device)
+        pairs = matched.unsqueeze(1) == queries.view(1, -1, 1)  # (B, Q, C); -1 never matches
+        is_matched = pairs.any(-1)
+        no_object = torch.full_like(is_matched, self.num_classes, dtype=torch.long)
+        class_target = torch.where(is_matched, pairs.long().argmax(-1), no_object)
+        ce = F.cross_entropy(class_logits.transpose(1, 2), class_target, reduction="none")
+        ce_weight = self.class_weight.to(ce.dtype)[class_target] * use.unsqueeze(1)
+        class_loss = (ce * ce_weight).sum() / ce_weight.sum().clamp(min=1e-6)
+        mask_target = torch.einsum("bqc,bcn->bqn", pairs.to(target.dtype), target)
+        safe = torch.where(real.unsqueeze(1), mask_logits, torch.zeros_like(mask_logits))
+        bce = F.binary_cross_entropy_with_logits(safe, mask_target, reduction="none")
+        slot_weight = real.unsqueeze(1) & (is_matched & use.unsqueeze(1)).unsqueeze(-1)
+        bce = torch.where(slot_weight, bce, torch.zeros_like(bce)).sum(-1)
+        per_query = bce / real.sum(-1, keepdim=True).clamp(min=1)  # mean over real slots
+        n_matched = (is_matched & use.unsqueeze(1)).sum().clamp(min=1)
+        return class_loss + per_query.sum() / n_matched
+
+    @torch.no_grad()
+    def predict(self, out: dict) -> dict[str, torch.Tensor]:
+        """Per slot: `segmentation` (B, N) resonance row of the query maximising mask prob x
+        class prob (-1 when that query says no resonance or its mask prob < 0.5, and for padded
+        slots), and that `score` (B, N)."""
+        class_prob = out["class_logits"].float().softmax(-1)
+        top_prob, top_class = class_prob.max(-1)  # (B, Q)
+        mask_prob = out["mask_logits"].float().sigmoid()  # padded slots are ~0
+        is_object = top_class < self.num_classes
+        score = mask_prob * (top_prob * is_object).unsqueeze(-1)  # (B, Q, N)
+        best_score, best_query = score.max(1)  # (B, N)
+        row = top_class.gather(1, best_query)
+        keep = (best_score > 0) & (mask_prob.gather(1, best_query.unsqueeze(1)).squeeze(1) > 0.5)
+        row = torch.where(keep, row, torch.full_like(row, -1))
+        return {"segmentation": row, "score": best_score}

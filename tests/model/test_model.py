@@ -1,0 +1,113 @@
+"""EveNet assembled: every head's loss on one batch, overfitting, presets and the CLI."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+import torch
+
+from evenet.cli import main
+from evenet.io.topologies import load_topologies
+from evenet.model.config import TASKS, ModelConfigError, preset
+from evenet.model.model import EveNet
+from evenet.model.normalize import neutral_stats
+from evenet.model.synthetic import synthetic_batch
+
+TOPOLOGIES = load_topologies().summary()
+WITHOUT_REGRESSION = tuple(t for t in TASKS if t != "regression")
+
+
+def _model(tasks=WITHOUT_REGRESSION, topologies=TOPOLOGIES, num_classes=4, **heads) -> EveNet:
+    torch.manual_seed(0)
+    config = preset("tiny", num_classes=num_classes, tasks=tuple(tasks))
+    if heads:
+        config = replace(config, heads=replace(config.heads, **heads))
+    return EveNet(config, neutral_stats(), topologies)
+
+
+def test_every_head_gives_a_finite_loss_and_gradients():
+    """Guards against a head that never trains (EveNet's regression head ran under no_grad)."""
+    model = _model(TASKS, regression_targets=("weight",), global_condition=("M_leptons",))
+    batch = synthetic_batch(32, TOPOLOGIES, 4, seed=1)
+    terms = model.losses(batch)
+    assert set(terms) == set(TASKS)
+    for name, value in terms.items():
+        assert value.dim() == 0 and torch.isfinite(value), name
+    sum(terms.values()).backward()
+    for name, head in model.heads.items():
+        grads = [p.grad for p in head.parameters() if p.requires_grad]
+        assert any(g is not None and g.abs().sum() > 0 for g in grads), f"{name} gets no gradient"
+
+
+def test_pretraining_step_encodes_clean_and_noised_copies_in_one_body_call():
+    """Guards against running the body once per head (the public code runs it up to 3 times)."""
+    model = _model()
+    batch = synthetic_batch(16, TOPOLOGIES, 4, seed=2)
+    calls = []
+    model.body.register_forward_hook(lambda m, args, kwargs_out: calls.append(1))
+    model.losses(batch)
+    assert len(calls) == 1
+
+
+def test_head_outputs_have_the_documented_shapes():
+    """Guards against heads whose outputs drift from what prediction and analyses read."""
+    model = _model().eval()
+    batch = synthetic_batch(8, TOPOLOGIES, 4, seed=3)
+    enc = model.encode(batch)
+    assert enc.tokens.shape == (8, 18, 64) and enc.event.shape == (8, 64)
+    assert model.heads["classification"](enc)["logits"].shape == (8, 4)
+    seg = model.heads["segmentation"](enc)
+    assert seg["mask_logits"].shape[-1] == 18
+    haa = model.heads["assignment"]["haa_4b"](enc)
+    assert [tuple(p.shape) for p in haa["log_probs"]] == [(8, 18, 18)] * 2
+    assert haa["detection"].shape == (8, 2)
+    samples = model.heads["neutrino_generation"].sample(enc, steps=4, n_samples=3)
+    assert samples.shape == (8, 3, 2, 4)
+
+
+def _overfit(model, batch, tasks, steps):
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    first = None
+    for _ in range(steps):
+        loss = sum(model.losses(batch, tasks=tasks).values())
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        first = float(loss.detach()) if first is None else first
+    model.eval()
+    with torch.no_grad():
+        final = float(sum(model.losses(batch, tasks=tasks).values()))
+    return first, final
+
+
+def test_tiny_overfits_64_events_classification_and_assignment():
+    """Guards against a model that cannot learn: the loss on 64 fixed events must fall >= 10x."""
+    topologies = [t for t in TOPOLOGIES if t["name"] in ("ttbar_dilepton", "haa_4b")]
+    model = _model(("classification", "assignment"), topologies)
+    model.body.feature_drop.p = 0.0
+    batch = synthetic_batch(64, topologies, 4, seed=4)
+    first, final = _overfit(model, batch, ("classification", "assignment"), 150)
+    assert final < first / 10, (first, final)
+
+
+def test_unknown_task_and_bad_widths_are_refused():
+    """Guards against silently building a model without the requested head."""
+    with pytest.raises(ModelConfigError, match="unknown task"):
+        preset("tiny", tasks=("classification", "clasification"))
+    with pytest.raises(ModelConfigError, match="unknown preset"):
+        preset("huge")
+    with pytest.raises(ModelConfigError, match="not divisible"):
+        replace(preset("tiny"), body=replace(preset("tiny").body, heads=5)).validate()
+
+
+def test_model_cli_reports_parameters_per_preset(capsys):
+    """Guards against the tiny preset outgrowing CPU tests (< 3M parameters in total)."""
+    assert main(["model", "--preset", "tiny", "--json"]) == 0
+    table = json.loads(capsys.readouterr().out)
+    assert table["params_total"] == table["params_body"] + table["params_heads"]
+    assert 0 < table["params_total"] < 3_000_000
+    assert main(["model", "--preset", "lite", "--summary"]) == 0
+    assert "transformer_blocks" in capsys.readouterr().out
+    assert main(["model", "--preset", "nope"]) == 2
