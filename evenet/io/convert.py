@@ -9,6 +9,7 @@ import numpy as np
 
 from evenet import SCHEMA_VERSION, __version__
 from evenet.config import fingerprint
+from evenet.io.columns import column_shape
 from evenet.io.events import ReaderError, RecoEvents
 from evenet.io.manifest import MANIFEST_NAME, sha256_file, write_json_atomic
 from evenet.io.pointcloud import build_point_clouds
@@ -95,8 +96,8 @@ def _columns_description(shapes: Shapes, has_targets: bool) -> list[dict]:
         }
 
     columns = [
-        {"name": name, "dtype": str(field.type)}
-        for name, field in ((f.name, f) for f in arrow_schema(shapes, has_targets))
+        {"name": f.name, "dtype": str(f.type), "shape": list(column_shape(f.type))}
+        for f in arrow_schema(shapes, has_targets)
     ]
     extra = {"x": features("x", OBJECT_FEATURES), "globals": features("globals", GLOBAL_FEATURES)}
     if has_targets:
@@ -109,9 +110,10 @@ def _columns_description(shapes: Shapes, has_targets: bool) -> list[dict]:
 
 def _count(counts: dict[int, list[int]], process: np.ndarray, split: np.ndarray) -> None:
     """Add a chunk's events per (process id, split) to ``counts``."""
-    pairs, n = np.unique(np.stack([process, split]), axis=1, return_counts=True)
-    for (pid, s), k in zip(pairs.T.tolist(), n.tolist(), strict=True):
-        counts.setdefault(pid, [0] * len(SPLITS))[s] += k
+    # One int64 key per event: a 1-D unique is ~30x faster than np.unique(axis=1).
+    keys, n = np.unique(process.astype(np.int64) * 4 + split, return_counts=True)
+    for key, k in zip(keys.tolist(), n.tolist(), strict=True):
+        counts.setdefault(key // 4, [0] * len(SPLITS))[key % 4] += k
 
 
 def _sample_record(runs: list) -> dict:

@@ -109,6 +109,6 @@ def bench_model(
         "peak_mem_mb": peak_mem,
         "bf16": bf16,
         "compile": compile,
-        "final_loss": float(loss),
+        "final_loss": float(loss.detach()),
         "cpu_per_wall": cpu / wall,
     }

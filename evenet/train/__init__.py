@@ -1,0 +1,1 @@
+"""Training: progressive pretraining, fine-tuning, prediction (same code on CPU, GPU, DDP)."""
