@@ -1,4 +1,4 @@
-"""`evenet` command line: generate | convert | dataset | stats | model | bench.
+"""`evenet` command line: generate | convert | dataset | stats | model | pretrain | bench.
 
 Every subcommand runs the same functions a Snakemake rule calls. Bad input gives one
 line on stderr ("evenet: error: ...") and exit status 2, never a traceback.
@@ -130,6 +130,16 @@ def build_parser() -> argparse.ArgumentParser:
     stats = commands.add_parser("stats", help="stats.json of a dataset and a printed summary")
     stats.add_argument("dataset", help="dataset or sample folder (or its manifest.json)")
 
+    pretrain = commands.add_parser("pretrain", help="progressive pretraining on a dataset")
+    pretrain.add_argument("--dataset", required=True, help="dataset folder (with stats.json)")
+    pretrain.add_argument("--output", required=True, help="run directory")
+    pretrain.add_argument("--config", nargs="+", default=None, metavar="CFG")
+    pretrain.add_argument("--resume", action="store_true", help="continue from checkpoints/last.pt")
+    pretrain.add_argument(
+        "--stop-after", type=_positive_int, default=None, help="end after N steps (resumable)"
+    )
+    pretrain.add_argument("--steps", type=_positive_int, help="override training.pretrain.steps")
+
     model = commands.add_parser("model", help="build a model preset; print its parameters")
     model.add_argument("--preset", default="tiny", help="tiny | lite | standard (default tiny)")
     model.add_argument(
@@ -226,6 +236,27 @@ def _generate(args) -> int:
         f"{summary.seconds:.1f} s, sigma = {summary.xsec_pb:.4g} +- {summary.xsec_err_pb:.2g} pb",
         file=sys.stderr,
     )
+    return 0
+
+
+def _pretrain(args) -> int:
+    from evenet.config import default_config_path, load_config
+    from evenet.train.options import TrainOptions
+    from evenet.train.trainer import train
+
+    config = load_config(args.config or [default_config_path()])
+    values = dict(config["training"]["pretrain"])
+    if args.steps:
+        values["steps"] = args.steps
+    summary = train(
+        args.dataset,
+        args.output,
+        TrainOptions.from_dict(values),
+        resume=args.resume,
+        stop_after=args.stop_after,
+        log=lambda line: print(line, file=sys.stderr),
+    )
+    print(f"pretrain: {summary}", file=sys.stderr)
     return 0
 
 
@@ -366,6 +397,7 @@ def main(argv: list[str] | None = None) -> int:
         "dataset": _dataset,
         "stats": _stats,
         "model": _model,
+        "pretrain": _pretrain,
     }
     try:
         return handlers[args.command](args)

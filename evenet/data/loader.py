@@ -75,6 +75,10 @@ def make_loader(
         batch_size=None,
         num_workers=num_workers,
         pin_memory=pin_memory,
+        # Its own generator: starting an epoch's iterator then never draws from torch's global
+        # RNG, which training checkpoints and restores for exact resume (our shuffling is
+        # seeded by the dataset itself).
+        generator=torch.Generator().manual_seed(int(dataset_options.get("seed", 0))),
         persistent_workers=persistent_workers,
         **extra,
     )

@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from evenet import SCHEMA_VERSION
-from evenet.io.columns import column_shape
+from evenet.io.convert import columns_description
 from evenet.io.manifest import MANIFEST_NAME, sha256_file, write_json_atomic
 from evenet.io.schema import N_OBJECTS, SPLITS, TARGET_COLUMNS, Shapes, arrow_schema
 from evenet.io.shards import to_table
@@ -88,10 +88,7 @@ def write_synthetic_dataset(
         "schema_version": SCHEMA_VERSION,
         "kind": "dataset",
         "name": "synthetic",
-        "columns": [
-            {"name": f.name, "dtype": str(f.type), "shape": list(column_shape(f.type))}
-            for f in schema
-        ],
+        "columns": columns_description(shapes, with_targets),
         "shapes": {"R": shapes.resonances, "D": shapes.daughters, "P": shapes.partons, "K": 0},
         "has_targets": with_targets,
         "target_columns": list(TARGET_COLUMNS) if with_targets else [],

@@ -86,7 +86,7 @@ def _chunks(path: Path, fmt: str, sample: str, config: dict, table_format, runs:
         raise ReaderError(f"unknown format '{fmt}' (choose from {', '.join(FORMATS)})")
 
 
-def _columns_description(shapes: Shapes, has_targets: bool) -> list[dict]:
+def columns_description(shapes: Shapes, has_targets: bool) -> list[dict]:
     def features(group, names):
         return {
             "features": list(names),
@@ -177,7 +177,7 @@ def convert_sample(
             "schema_version": SCHEMA_VERSION,
             "kind": "sample",
             "name": sample,
-            "columns": _columns_description(shapes, has_targets),
+            "columns": columns_description(shapes, has_targets),
             "shapes": {
                 "R": shapes.resonances,
                 "D": shapes.daughters,

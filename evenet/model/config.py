@@ -63,9 +63,9 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, data: dict) -> ModelConfig:
         data = dict(data)
-        body = _build(BodyConfig, data.pop("body", {}), "body")
-        heads = _build(HeadsConfig, data.pop("heads", {}), "heads")
-        return _build(cls, {**data, "body": body, "heads": heads}, "model")
+        body = build_dataclass(BodyConfig, data.pop("body", {}), "body")
+        heads = build_dataclass(HeadsConfig, data.pop("heads", {}), "heads")
+        return build_dataclass(cls, {**data, "body": body, "heads": heads}, "model")
 
     def validate(self) -> ModelConfig:
         unknown = sorted(set(self.tasks) - set(TASKS))
@@ -133,7 +133,8 @@ def preset(name: str, **overrides) -> ModelConfig:
     return replace(PRESETS[name], **overrides).validate()
 
 
-def _build(cls, values: dict, where: str):
+def build_dataclass(cls, values: dict, where: str):
+    """``cls(**values)`` with unknown keys refused and YAML lists turned into tuples."""
     known = {f.name: f for f in fields(cls)}
     unknown = sorted(set(values) - set(known))
     if unknown:

@@ -1,0 +1,56 @@
+"""Training options: one typed dataclass, stored in every training checkpoint."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from evenet.model.config import build_dataclass
+from evenet.model.errors import ModelConfigError
+
+PRETRAINING_TASKS = (
+    "classification",
+    "assignment",
+    "segmentation",
+    "neutrino_generation",
+    "masked_generation",
+)
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    preset: str = "tiny"  # model preset (tiny | lite | standard)
+    tasks: tuple[str, ...] = PRETRAINING_TASKS  # heads trained in stage 2
+    loss_weights: dict = field(default_factory=dict)  # task -> weight (default 1)
+    batch_size: int = 256  # events per optimizer step and rank (before accumulation)
+    steps: int = 1000  # optimizer steps in total
+    stage1_steps: int = 0  # first steps: masked point-cloud generation only
+    mask_fraction_start: float = 0.1  # masked fraction at step 0, ramped over stage 1 ...
+    mask_fraction_end: float = 1.0  # ... to this, kept in stage 2
+    lr: float = 1e-3  # peak AdamW learning rate
+    weight_decay: float = 0.05
+    warmup_steps: int = 50  # linear warm-up, then cosine decay
+    final_lr_factor: float = 0.05  # learning rate at the last step / lr
+    grad_clip: float = 1.0  # max global gradient norm (0: off)
+    grad_accumulation: int = 1  # micro-batches per optimizer step
+    ema_decay: float = 0.999  # EMA of the weights (the exported model)
+    checkpoint_every: int = 100  # steps between checkpoints (a kill loses at most this)
+    log_every: int = 10  # steps between metric rows
+    num_workers: int = 2  # loader worker processes (0: load in the training process)
+    seed: int = 1
+    bf16: bool | None = None  # bf16 autocast; None: on for CUDA, off on CPU
+    compile: bool = False  # torch.compile the loss computation
+
+    @classmethod
+    def from_dict(cls, values: dict) -> TrainOptions:
+        options = build_dataclass(cls, values, "training")
+        unknown = sorted(set(options.loss_weights) - set(options.tasks))
+        if unknown:
+            raise ModelConfigError(f"training.loss_weights names tasks not trained: {unknown}")
+        if options.grad_accumulation < 1 or options.steps < 1 or options.batch_size < 1:
+            raise ModelConfigError("training: steps, batch_size, grad_accumulation must be >= 1")
+        return options
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["tasks"] = list(self.tasks)
+        return out

@@ -1,0 +1,76 @@
+"""The training loop: losses fall, a resumed run repeats the uninterrupted one exactly."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+import torch
+
+from evenet.io.manifest import load_manifest, write_json_atomic
+from evenet.io.stats import write_stats
+from evenet.io.topologies import load_topologies
+from evenet.model.checkpoint import from_checkpoint
+from evenet.model.errors import CheckpointError
+from evenet.train.options import TrainOptions
+from evenet.train.trainer import train
+from tests.shard_factory import write_dataset
+
+FAST = {"batch_size": 32, "num_workers": 0, "warmup_steps": 2, "log_every": 1}
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("train_ds")
+    manifest_file = write_dataset(folder, 1500)
+    manifest = load_manifest(manifest_file)
+    manifest["topologies"] = load_topologies().summary()  # real decay trees for the heads
+    write_json_atomic(manifest_file, manifest)
+    write_stats(folder)
+    return folder
+
+
+def _losses(run: Path) -> list[float]:
+    with open(run / "metrics.csv", newline="") as f:
+        return [float(r["loss"]) for r in csv.DictReader(f)]
+
+
+def test_short_pretraining_lowers_the_loss_and_exports_a_model(dataset, tmp_path):
+    """Guards against a loop that does not learn, or a run that leaves no usable model."""
+    options = TrainOptions(steps=40, stage1_steps=10, lr=3e-3, checkpoint_every=20, **FAST)
+    summary = train(dataset, tmp_path / "run", options, log=lambda _: None)
+    losses = _losses(tmp_path / "run")
+    assert len(losses) == 40
+    stage2 = losses[10:]
+    assert sum(stage2[-5:]) / 5 < 0.8 * sum(stage2[:5]) / 5, stage2
+    model, payload = from_checkpoint(summary["model"], manifest=load_manifest(dataset))
+    assert payload["class_map"] == load_manifest(dataset)["class_map"]
+    assert (tmp_path / "run" / "loss.png").stat().st_size > 0
+
+
+def test_resume_repeats_the_uninterrupted_run(dataset, tmp_path):
+    """Guards against resume drifting: same next losses, same weights as never stopping."""
+    torch.use_deterministic_algorithms(True)
+    try:
+        options = TrainOptions(steps=8, stage1_steps=2, checkpoint_every=4, **FAST)
+        train(dataset, tmp_path / "full", options, log=lambda _: None)
+        stopped = train(dataset, tmp_path / "split", options, stop_after=4, log=lambda _: None)
+        assert stopped["finished"] is False and not (tmp_path / "split" / "model.pt").exists()
+        train(dataset, tmp_path / "split", options, resume=True, log=lambda _: None)
+    finally:
+        torch.use_deterministic_algorithms(False)
+    assert _losses(tmp_path / "split") == _losses(tmp_path / "full")
+    full = torch.load(tmp_path / "full" / "model.pt", weights_only=True)["state_dict"]
+    split = torch.load(tmp_path / "split" / "model.pt", weights_only=True)["state_dict"]
+    for name in full:
+        assert torch.equal(full[name], split[name]), name
+
+
+def test_resume_with_other_options_is_refused(dataset, tmp_path):
+    """Guards against silently continuing a run with a different learning rate or batch."""
+    options = TrainOptions(steps=2, checkpoint_every=2, **FAST)
+    train(dataset, tmp_path / "run", options, log=lambda _: None)
+    changed = TrainOptions(**{**options.__dict__, "lr": 0.5, "steps": 4})
+    with pytest.raises(CheckpointError, match="lr"):
+        train(dataset, tmp_path / "run", changed, resume=True, log=lambda _: None)
