@@ -36,16 +36,18 @@ wildcard_constraints:
 
 include: "workflow/rules/generate.smk"
 include: "workflow/rules/convert.smk"
+include: "workflow/rules/train.smk"
 
 
 rule all:
     """Everything the configuration asks for.
 
-    Currently: every reconstruction ntuple (rule generate_all) and every dataset with its
-    statistics (rule datasets_all). Later stages (pretrain, finetune, report, analyses) add
-    their targets here.
+    Currently: every reconstruction ntuple (rule generate_all), every dataset with its
+    statistics (rule datasets_all) and the pretrained model (rule pretrain). Later stages
+    (finetune, predict, analyses) add their targets here.
     """
     default_target: True
     input:
         rules.generate_all.input,
         rules.datasets_all.input,
+        rules.pretrain.output,

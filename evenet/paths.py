@@ -136,3 +136,33 @@ def named_log_pattern(config: Mapping[str, Any], rule: str, *wildcards: str) -> 
 def named_benchmark_pattern(config: Mapping[str, Any], rule: str, *wildcards: str) -> str:
     name = "_".join(f"{{{w}}}" for w in wildcards)
     return str(Path(_root(config)) / "benchmarks" / rule / f"{name}.tsv")
+
+
+def pretrain_dir(config: Mapping[str, Any]) -> Path:
+    """Run directory of the pretraining (checkpoints, metrics, plots; evenet.train.paths)."""
+    return output_dir(config) / "training" / "pretrain"
+
+
+def pretrain_outputs(config: Mapping[str, Any]) -> dict[str, Path]:
+    """The declared outputs of rule pretrain: exported model, metrics and loss curves."""
+    from evenet.train.paths import RunPaths
+
+    run = RunPaths(pretrain_dir(config))
+    return {"model": run.model, "metrics": run.metrics, "loss_plot": run.loss_plot}
+
+
+def pretrain_dataset(config: Mapping[str, Any]) -> str:
+    return config["training"]["pretrain_dataset"]
+
+
+def dataset_manifest(config: Mapping[str, Any], dataset: str) -> Path:
+    return dataset_dir(config, dataset) / "manifest.json"
+
+
+def single_log(config: Mapping[str, Any], rule: str) -> Path:
+    """Log of a rule with one job per configuration (no wildcards)."""
+    return output_dir(config) / "logs" / rule / f"{rule}.log"
+
+
+def single_benchmark(config: Mapping[str, Any], rule: str) -> Path:
+    return output_dir(config) / "benchmarks" / rule / f"{rule}.tsv"

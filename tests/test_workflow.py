@@ -101,7 +101,7 @@ def shell_commands(output: str) -> list[str]:
 def test_dry_run_all(profile, dry_runs):
     """`snakemake --profile profiles/X` schedules one generate job per shard of the
     profile's configuration, one convert job per (variant, sample) a dataset lists, one dataset and
-    one stats job per dataset, and rule all."""
+    one stats job per dataset, one pretraining, and rule all."""
     output, tmp_path = dry_runs(profile)
     config = load_config([REPO / f for f in PROFILES[profile]])
     # One conversion per (variant, sample) that some dataset lists.
@@ -111,6 +111,7 @@ def test_dry_run_all(profile, dry_runs):
         "convert": len(converted),
         "dataset": len(config["datasets"]),
         "stats": len(config["datasets"]),
+        "pretrain": 1,
         "all": 1,
     }
     commands = shell_commands(output)
@@ -154,7 +155,13 @@ def test_every_scheduled_command_parses_with_the_cli(dry_runs):
 
     output, _ = dry_runs("ci")
     commands = re.findall(r"^Shell command: (evenet .*?)(?: >.*)?$", output, flags=re.MULTILINE)
-    assert {c.split()[1] for c in commands} >= {"generate", "convert", "dataset", "stats"}
+    assert {c.split()[1] for c in commands} >= {
+        "generate",
+        "convert",
+        "dataset",
+        "stats",
+        "pretrain",
+    }
     parser = build_parser()
     for command in commands:
         parser.parse_args(shlex.split(command)[1:])  # exits (fails the test) on a bad option

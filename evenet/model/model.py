@@ -96,6 +96,10 @@ class EveNet(nn.Module):
 
     # ---- training --------------------------------------------------------------------------
 
+    def forward(self, batch: dict, **options) -> dict[str, torch.Tensor]:
+        """The loss terms (see `losses`): DistributedDataParallel calls the module itself."""
+        return self.losses(batch, **options)
+
     def losses(
         self,
         batch: dict,

@@ -21,6 +21,7 @@ from evenet.model.checkpoint import checkpoint_payload, load_checkpoint, save_ch
 from evenet.model.config import preset
 from evenet.model.errors import CheckpointError
 from evenet.model.model import EveNet
+from evenet.train import distributed
 from evenet.train.ema import EMA
 from evenet.train.metrics import MetricsLog, plot_losses
 from evenet.train.options import TrainOptions
@@ -78,13 +79,17 @@ def train(
 
     ``stop_after``: end this call after that many steps with a checkpoint (e.g. before a
     batch job's time limit); ``resume=True`` continues the same schedule later."""
+    info = distributed.setup()
+    device = info.device
+    if not info.is_main:
+        log = _silent
     paths = RunPaths(Path(run_dir))
-    paths.root.mkdir(parents=True, exist_ok=True)
+    if info.is_main:
+        paths.root.mkdir(parents=True, exist_ok=True)
     manifest, stats = _dataset_inputs(Path(dataset))
-    torch.manual_seed(options.seed)
+    torch.manual_seed(options.seed)  # the same initial weights on every rank
     if model is None:
         model = build_model(options, manifest, stats)
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model.to(device).train()
     bf16 = options.bf16 if options.bf16 is not None else device.type == "cuda"
     tasks = tuple(model.heads.keys())
@@ -115,8 +120,12 @@ def train(
     if resume and paths.last.exists():
         step, epoch = _restore(paths.last, model, optimizer, scheduler, ema, loader, options)
         log(f"[train] resumed from {paths.last} at step {step} (epoch {epoch})")
-    metrics = MetricsLog(paths.metrics, resume_step=step if step else None)
-    losses_fn = torch.compile(model.losses) if options.compile else model.losses
+    metrics = (
+        MetricsLog(paths.metrics, resume_step=step if step else None) if info.is_main else None
+    )
+    losses_fn = _wrap(model, info, options.compile)
+    if info.world_size > 1:
+        log(f"[train] DDP over {info.world_size} processes; the loader shards events by rank")
 
     start, events, last_log = time.perf_counter(), 0, time.perf_counter()
     loader.set_epoch(epoch)
@@ -149,6 +158,7 @@ def train(
             events += len(batch["x"])
             for t, v in terms.items():
                 terms_sum[t] = terms_sum.get(t, 0.0) + float(v.detach()) / options.grad_accumulation
+        terms_sum = distributed.all_mean(terms_sum, info)
         grad_norm = (
             torch.nn.utils.clip_grad_norm_(model.parameters(), options.grad_clip)
             if options.grad_clip > 0
@@ -159,9 +169,9 @@ def train(
         ema.update(model)
         step += 1
         total = sum(weights[t] * v for t, v in terms_sum.items())
-        if step % options.log_every == 0 or step == options.steps:
+        if info.is_main and (step % options.log_every == 0 or step == options.steps):
             now = time.perf_counter()
-            rate = events / max(now - last_log, 1e-9)
+            rate = events * info.world_size / max(now - last_log, 1e-9)
             metrics.write(
                 {
                     "step": step,
@@ -181,12 +191,32 @@ def train(
             )
             events, last_log = 0, now
         if step % options.checkpoint_every == 0 or step == last_step:
-            state = (optimizer, scheduler, ema, loader)
-            _save(paths, model, state, options, step, epoch, manifest, stats)
+            if info.is_main:
+                state = (optimizer, scheduler, ema, loader)
+                _save(paths, model, state, options, step, epoch, manifest, stats)
+            distributed.barrier(info)
     if step < options.steps:
         log(f"[train] stopped at step {step} of {options.steps}; continue with resume")
         return {"steps": step, "finished": False, "checkpoint": str(paths.last)}
+    if not info.is_main:
+        return {"steps": step, "finished": True, "rank": info.rank}
     return _finish(paths, model, ema, options, manifest, stats, step, time.perf_counter() - start)
+
+
+def _silent(_line: str) -> None:
+    """Progress lines of ranks other than 0 (only rank 0 reports and writes)."""
+
+
+def _wrap(model: EveNet, info: distributed.DistInfo, compile_model: bool):
+    """The callable computing the loss terms: DDP-wrapped on several processes (heads whose
+    events are absent from a batch, or stage 1's idle heads, leave parameters unused)."""
+    wrapped = model
+    if info.world_size > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        ids = [info.local_rank] if info.device.type == "cuda" else None
+        wrapped = DistributedDataParallel(model, device_ids=ids, find_unused_parameters=True)
+    return torch.compile(wrapped) if compile_model else wrapped
 
 
 def _payload(model, stats, manifest, weights=None) -> dict:

@@ -1,0 +1,335 @@
+"""Per-event predictions of a trained model over one split of a dataset, as one Parquet file.
+
+One row per event of the split, in the loader's file order (shuffle off, nothing dropped), so
+(run, event) line up with the input dataset. Columns, by the heads the model has:
+
+  run, event          int64, the dataset's ids
+  process             int32
+  weight              float32
+  scores              fixed-size list<float32>[C]: softmax over the C classes (classification)
+  predicted_class     int16: argmax of ``scores``
+  assignment          fixed_shape_tensor<int16>[R_CAP=4, D_CAP=3]: row r = resonance r of the
+                      event's own topology (the order of its ``resonances``), column d = the
+                      object slot of daughter d (index into the event's 18 ``x`` slots). Stored
+                      row-major, i.e. flat index 3·r + d. -1: padding (resonance rows beyond the
+                      topology's, daughters beyond a resonance's), no valid tuple, or an event
+                      whose topology has no assignment head (topology -1 / 0, no truth column).
+  assignment_probability  fixed-size list<float32>[4]: probability of row r's daughter set;
+                      0 for padding rows and events without a head.
+  detection           fixed-size list<float32>[4]: probability that resonance r was fully
+                      reconstructed; -1 for padding rows and events without a head.
+  segmentation        fixed-size list<int8>[18]: resonance row per object slot, -1 for none
+  neutrinos           fixed_shape_tensor<float32>[S, 2, 3]: S DDIM samples of the two neutrino
+                      slots in raw (pT, eta, phi) (only with ``neutrino_samples`` > 0)
+
+Provenance (checkpoint, dataset, split, class names, evenet version, sampling settings) is
+JSON under the schema metadata key ``evenet.prediction``. Neutrino samples come from one CPU
+generator seeded with ``seed`` and drawn batch after batch in delivery order: the same seed,
+batch size and number of loader workers give the same samples.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import torch
+from torch import nn
+
+from evenet import __version__
+from evenet.data.loader import make_loader
+from evenet.io.columns import from_numpy, tensor_type
+from evenet.io.manifest import load_manifest
+from evenet.io.schema import N_OBJECTS, SPLITS, TARGET_COLUMNS
+from evenet.model.checkpoint import from_checkpoint
+from evenet.model.encoded import Encoded
+from evenet.model.heads.assignment import DAUGHTER_CAP
+from evenet.model.model import EveNet
+
+R_CAP = 4  # resonance rows of the assignment columns (the largest topology has 3)
+D_CAP = DAUGHTER_CAP  # daughters per resonance row
+METADATA_KEY = b"evenet.prediction"
+_ID_COLUMNS = ("run", "event", "process", "weight")
+_INPUT_COLUMNS = ("x", "x_mask", "globals")
+
+
+class PredictionError(ValueError):
+    """Prediction cannot run: no events in the split, no output folder, bad settings."""
+
+
+def predict(
+    checkpoint: str | os.PathLike,
+    dataset: str | os.PathLike,
+    output: str | os.PathLike,
+    *,
+    split: str = "test",
+    batch_size: int = 1024,
+    neutrino_samples: int = 0,
+    diffusion_steps: int = 20,
+    seed: int = 0,
+    num_workers: int = 0,
+    log: Callable[[str], None] = print,
+) -> dict:
+    """Write the per-event predictions of ``checkpoint`` on ``split`` of ``dataset`` to the
+    Parquet file ``output`` (atomically: a failed run leaves an existing file untouched).
+    Returns a summary: output, events, batches, columns, seconds."""
+    start = time.perf_counter()
+    output = Path(output)
+    _check_settings(output, split, batch_size, neutrino_samples, diffusion_steps)
+    manifest = load_manifest(dataset)
+    expected = _split_events(manifest, split)
+    if expected == 0:
+        raise PredictionError(f"{dataset}: the {split!r} split holds no events")
+    model, payload = from_checkpoint(checkpoint, manifest=manifest)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    model.to(device).eval()
+    topology = "assignment" in model.heads and _has_column(manifest, "topology")
+    if "assignment" in model.heads and not topology:
+        log(f"[predict] {dataset} has no topology column: every assignment is -1")
+    loader = make_loader(
+        dataset,
+        num_workers=num_workers,
+        split=split,
+        columns=[*_ID_COLUMNS, *_INPUT_COLUMNS, *(["topology"] if topology else [])],
+        batch_size=batch_size,
+        shuffle=False,
+        drop_last=False,
+        use_class_map=False,  # every event of the split, labelled or not
+        rank=0,
+        world_size=1,
+    )
+    samples = neutrino_samples if "neutrino_generation" in model.heads else 0
+    metadata = {
+        "checkpoint": str(checkpoint),
+        "dataset": str(dataset),
+        "split": split,
+        "classes": manifest.get("classes"),
+        "class_map": payload.get("class_map") or manifest.get("class_map"),
+        "evenet_version": __version__,
+        "tasks": list(model.heads.keys()),
+        "neutrino_samples": samples,
+        "diffusion_steps": diffusion_steps,
+        "seed": seed,
+        "batch_size": batch_size,
+        "num_workers": num_workers,
+    }
+    schema = output_schema(model, samples, metadata)
+    sampling = {
+        "samples": samples,
+        "steps": diffusion_steps,
+        "generator": torch.Generator().manual_seed(seed),
+    }
+    written, batches = 0, len(loader)
+    every = max(1, math.ceil(batches / 10))
+    workers = max(1, num_workers)
+    with torch.no_grad(), _atomic_parquet(output, schema, workers) as write:
+        for index, batch in enumerate(loader):
+            batch = {k: v.to(device) for k, v in batch.items()}
+            values = _predict_batch(model, batch, sampling)
+            write(index, _table(values, schema))
+            written += len(values["event"])
+            if (index + 1) % every == 0 or index + 1 == batches:
+                log(f"[predict] batch {index + 1}/{batches}: {written}/{expected} events")
+        if written != expected:  # before the rename: never publish a short file
+            raise PredictionError(f"predicted {written} events, the split holds {expected}")
+    seconds = time.perf_counter() - start
+    log(f"[predict] wrote {written} events to {output} in {seconds:.1f} s")
+    return {
+        "output": str(output),
+        "events": written,
+        "batches": batches,
+        "columns": schema.names,
+        "seconds": seconds,
+    }
+
+
+# ---- checks ----------------------------------------------------------------------------------
+
+
+def _check_settings(
+    output: Path, split: str, batch_size: int, neutrino_samples: int, diffusion_steps: int
+) -> None:
+    if not output.parent.is_dir():
+        raise PredictionError(f"the output folder {output.parent} does not exist")
+    if output.is_dir():
+        raise PredictionError(f"the output {output} is a folder, not a file name")
+    if split not in SPLITS:
+        raise PredictionError(f"split must be one of {list(SPLITS)}, got {split!r}")
+    if batch_size < 1 or neutrino_samples < 0 or diffusion_steps < 1:
+        raise PredictionError(
+            "need batch_size >= 1, neutrino_samples >= 0, diffusion_steps >= 1 (got "
+            f"{batch_size}, {neutrino_samples}, {diffusion_steps})"
+        )
+
+
+def _split_events(manifest: dict, split: str) -> int:
+    """Events of ``split`` over all processes, from the manifest's row-group counts."""
+    index = SPLITS[split]
+    return sum(
+        int(group["splits"][index]) for shard in manifest["shards"] for group in shard["row_groups"]
+    )
+
+
+def _has_column(manifest: dict, name: str) -> bool:
+    """The column exists in every shard (a dataset mixing truth and data lists no targets)."""
+    if name not in {c["name"] for c in manifest.get("columns", [])}:
+        return False
+    if name in TARGET_COLUMNS and "target_columns" in manifest:
+        return name in manifest["target_columns"]
+    return True
+
+
+# ---- output layout ---------------------------------------------------------------------------
+
+
+def output_schema(model: EveNet, neutrino_samples: int, metadata: dict) -> pa.Schema:
+    """The output columns of ``model`` (see the module doc) with the provenance metadata."""
+    f32 = pa.float32()
+    fields = [
+        pa.field("run", pa.int64()),
+        pa.field("event", pa.int64()),
+        pa.field("process", pa.int32()),
+        pa.field("weight", f32),
+    ]
+    heads = model.heads
+    if "classification" in heads:
+        fields += [
+            pa.field("scores", tensor_type(f32, model.config.num_classes)),
+            pa.field("predicted_class", pa.int16()),
+        ]
+    if "assignment" in heads:
+        wide = [h.name for h in heads["assignment"].values() if len(h.daughters) > R_CAP]
+        if wide:
+            raise PredictionError(f"topologies {wide} have more than {R_CAP} resonances")
+        fields += [
+            pa.field("assignment", tensor_type(pa.int16(), R_CAP, D_CAP)),
+            pa.field("assignment_probability", tensor_type(f32, R_CAP)),
+            pa.field("detection", tensor_type(f32, R_CAP)),
+        ]
+    if "segmentation" in heads:
+        fields.append(pa.field("segmentation", tensor_type(pa.int8(), N_OBJECTS)))
+    if neutrino_samples > 0:
+        fields.append(pa.field("neutrinos", tensor_type(f32, neutrino_samples, 2, 3)))
+    return pa.schema(fields, metadata={METADATA_KEY: json.dumps(metadata).encode()})
+
+
+def _table(values: dict[str, np.ndarray], schema: pa.Schema) -> pa.Table:
+    arrays = [from_numpy(values[f.name].astype(_numpy_dtype(f.type)), f.type) for f in schema]
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def _numpy_dtype(arrow_type: pa.DataType) -> np.dtype:
+    """The numpy dtype of a column's scalars (through tensor and fixed-size list types)."""
+    if isinstance(arrow_type, pa.BaseExtensionType):
+        arrow_type = arrow_type.storage_type
+    while pa.types.is_fixed_size_list(arrow_type):
+        arrow_type = arrow_type.value_type
+    return arrow_type.to_pandas_dtype()
+
+
+@contextmanager
+def _atomic_parquet(
+    path: Path, schema: pa.Schema, workers: int = 1
+) -> Iterator[Callable[[int, pa.Table], None]]:
+    """``write(j, table)`` for batch j of a loader with ``workers`` processes; the file is
+    renamed into place only when the block succeeds (temporaries are always removed).
+
+    With K > 1 workers the loader hands out batch j from worker j % K, and worker w holds the
+    w-th contiguous stretch of the split: batches go to one part file per worker, and the
+    parts are concatenated in worker order, which restores the file order."""
+    stem = f".{path.name}.{os.getpid()}"
+    temporary = path.with_name(f"{stem}.tmp")
+    parts = (
+        [temporary]
+        if workers == 1
+        else [path.with_name(f"{stem}.part{w}.tmp") for w in range(workers)]
+    )
+    try:
+        with ExitStack() as stack:
+            writers = [
+                stack.enter_context(pq.ParquetWriter(part, schema, compression="zstd"))
+                for part in parts
+            ]
+            yield lambda index, table: writers[index % workers].write_table(table)
+        if workers > 1:
+            _concatenate(parts, temporary, schema)
+        os.replace(temporary, path)
+    finally:
+        for part in {temporary, *parts}:
+            part.unlink(missing_ok=True)
+
+
+def _concatenate(parts: list[Path], path: Path, schema: pa.Schema) -> None:
+    """Copy the row groups of ``parts``, in order, into one file (one row group in memory)."""
+    with pq.ParquetWriter(path, schema, compression="zstd") as writer:
+        for part in parts:
+            source = pq.ParquetFile(part)
+            for group in range(source.num_row_groups):
+                writer.write_table(source.read_row_group(group))
+
+
+# ---- one batch -------------------------------------------------------------------------------
+
+
+def _predict_batch(model: EveNet, batch: dict, sampling: dict) -> dict[str, np.ndarray]:
+    """Output column name -> (B, ...) numpy values for one loader batch."""
+    values = {name: _numpy(batch[name]) for name in _ID_COLUMNS}
+    enc = model.encode(batch)
+    heads = model.heads
+    if "classification" in heads:
+        scores = heads["classification"](enc)["logits"].float().softmax(-1)
+        values["scores"] = _numpy(scores)
+        values["predicted_class"] = _numpy(scores.argmax(-1))
+    if "assignment" in heads:
+        values.update(_assignments(heads["assignment"], enc, batch.get("topology")))
+    if "segmentation" in heads:
+        head = heads["segmentation"]
+        values["segmentation"] = _numpy(head.predict(head(enc))["segmentation"])
+    if sampling["samples"] > 0:
+        normalised = heads["neutrino_generation"].sample(
+            enc,
+            steps=sampling["steps"],
+            n_samples=sampling["samples"],
+            generator=sampling["generator"],
+        )
+        values["neutrinos"] = _numpy(model.normalizer.neutrinos_inverse(normalised.float()))
+    return values
+
+
+def _assignments(
+    heads: nn.ModuleDict, enc: Encoded, topology: torch.Tensor | None
+) -> dict[str, np.ndarray]:
+    """Each event's prediction by the head of its own topology, padded to (R_CAP, D_CAP)."""
+    batch = enc.event.shape[0]
+    device = enc.event.device
+    assignment = torch.full((batch, R_CAP, D_CAP), -1, dtype=torch.long, device=device)
+    probability = torch.zeros((batch, R_CAP), device=device)
+    detection = torch.full((batch, R_CAP), -1.0, device=device)
+    if topology is not None:
+        topology = topology.long()
+        for head in heads.values():
+            rows = torch.nonzero(topology == head.topology_id).squeeze(1)
+            if rows.numel() == 0:
+                continue
+            found = head.predict(head(enc.select(rows)))
+            resonances = found["assignment"].shape[1]
+            assignment[rows, :resonances] = found["assignment"]
+            probability[rows, :resonances] = found["probability"].float()
+            detection[rows, :resonances] = found["detection"].float()
+    return {
+        "assignment": _numpy(assignment),
+        "assignment_probability": _numpy(probability),
+        "detection": _numpy(detection),
+    }
+
+
+def _numpy(tensor: torch.Tensor) -> np.ndarray:
+    return tensor.detach().cpu().numpy()
