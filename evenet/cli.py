@@ -1,4 +1,5 @@
-"""`evenet` command line: generate | convert | dataset | stats | model | pretrain | bench.
+"""`evenet` command line: generate, convert, dataset, stats, model, pretrain, finetune, predict,
+bench.
 
 Every subcommand runs the same functions a Snakemake rule calls. Bad input gives one
 line on stderr ("evenet: error: ...") and exit status 2, never a traceback.
@@ -140,6 +141,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pretrain.add_argument("--steps", type=_positive_int, help="override training.pretrain.steps")
 
+    finetune = commands.add_parser("finetune", help="fine-tune a pretrained body on a dataset")
+    finetune.add_argument("--dataset", required=True, help="analysis dataset folder")
+    finetune.add_argument("--output", required=True, help="run directory")
+    finetune.add_argument("--pretrained", help="pretrained model.pt (not with --scratch)")
+    finetune.add_argument("--scratch", action="store_true", help="random init, same model")
+    finetune.add_argument("--heads", action="store_true", help="also load matching heads")
+    finetune.add_argument("--seed", type=int, help="override training.finetune.seed")
+    finetune.add_argument("--config", nargs="+", default=None, metavar="CFG")
+    finetune.add_argument("--resume", action="store_true", help="continue checkpoints/last.pt")
+
+    predict = commands.add_parser("predict", help="per-event outputs of a model on a split")
+    predict.add_argument("--checkpoint", required=True, help="model.pt of a training run")
+    predict.add_argument("--dataset", required=True, help="dataset folder")
+    predict.add_argument("--output", required=True, help="Parquet file to write")
+    predict.add_argument("--split", default="test", choices=("train", "val", "test"))
+    predict.add_argument(
+        "--neutrino-samples", type=int, default=0, help="neutrino solutions per event"
+    )
+    predict.add_argument("--seed", type=int, default=0, help="seed of the diffusion sampling")
+
     model = commands.add_parser("model", help="build a model preset; print its parameters")
     model.add_argument("--preset", default="tiny", help="tiny | lite | standard (default tiny)")
     model.add_argument(
@@ -257,6 +278,47 @@ def _pretrain(args) -> int:
         log=lambda line: print(line, file=sys.stderr),
     )
     print(f"pretrain: {summary}", file=sys.stderr)
+    return 0
+
+
+def _finetune(args) -> int:
+    from evenet.config import default_config_path, load_config
+    from evenet.train.finetune import finetune
+    from evenet.train.options import TrainOptions
+
+    if args.scratch == bool(args.pretrained):
+        raise UsageError("give exactly one of --pretrained CHECKPOINT and --scratch")
+    config = load_config(args.config or [default_config_path()])
+    values = dict(config["training"]["finetune"])
+    if args.seed is not None:
+        values["seed"] = args.seed
+    summary = finetune(
+        args.dataset,
+        args.output,
+        TrainOptions.from_dict(values),
+        pretrained=args.pretrained,
+        scratch=args.scratch,
+        load_heads=args.heads,
+        resume=args.resume,
+        log=lambda line: print(line, file=sys.stderr),
+    )
+    print(f"finetune: {summary}", file=sys.stderr)
+    return 0
+
+
+def _predict(args) -> int:
+    from evenet.train.predict import predict
+
+    result = predict(
+        args.checkpoint,
+        args.dataset,
+        args.output,
+        split=args.split,
+        neutrino_samples=args.neutrino_samples,
+        seed=args.seed,
+        log=lambda line: print(line, file=sys.stderr),
+    )
+    print(f"predict: {result}", file=sys.stderr)
     return 0
 
 
@@ -380,6 +442,19 @@ def _stats(args) -> int:
     return 0
 
 
+def _loaded_errors() -> list[type]:
+    """Input errors of modules that import torch, caught only when the command loaded them
+    (importing them up front would cost every command a torch import)."""
+    found = []
+    for module, name in (
+        ("evenet.data.reader", "DataError"),
+        ("evenet.train.predict", "PredictionError"),
+    ):
+        if module in sys.modules:
+            found.append(getattr(sys.modules[module], name))
+    return found
+
+
 def main(argv: list[str] | None = None) -> int:
     from evenet.config import ConfigError
     from evenet.generation.lhe import LHEError
@@ -398,6 +473,8 @@ def main(argv: list[str] | None = None) -> int:
         "stats": _stats,
         "model": _model,
         "pretrain": _pretrain,
+        "finetune": _finetune,
+        "predict": _predict,
     }
     try:
         return handlers[args.command](args)
@@ -412,6 +489,7 @@ def main(argv: list[str] | None = None) -> int:
         ManifestError,
         CheckpointError,
         ModelConfigError,
+        *_loaded_errors(),
     ) as error:
         print(f"evenet: error: {error}", file=sys.stderr)
         return 2

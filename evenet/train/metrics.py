@@ -43,8 +43,11 @@ def read_metrics(path: Path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
-def plot_losses(metrics_csv: Path, output: Path, title: str = "") -> Path:
-    """Total and per-task training losses against the optimizer step (log y)."""
+def plot_losses(
+    metrics_csv: Path, output: Path, title: str = "", validation: Path | None = None
+) -> Path:
+    """Total and per-task training losses against the optimizer step (log y), with the
+    validation-split total when given."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -64,6 +67,15 @@ def plot_losses(metrics_csv: Path, output: Path, title: str = "") -> Path:
                 label=column.removeprefix("loss_") if column != "loss" else "total",
                 lw=2.0 if column == "loss" else 1.0,
             )
+    if validation is not None:
+        val_rows = read_metrics(validation)
+        ax.plot(
+            [int(r["step"]) for r in val_rows],
+            [float(r["val_loss"]) for r in val_rows],
+            "k--o",
+            ms=3,
+            label="validation (total)",
+        )
     ax.set_xlabel("optimizer step")
     ax.set_ylabel("training loss")
     ax.set_yscale("log")

@@ -39,6 +39,10 @@ class TrainOptions:
     seed: int = 1
     bf16: bool | None = None  # bf16 autocast; None: on for CUDA, off on CPU
     compile: bool = False  # torch.compile the loss computation
+    body_lr_factor: float = 1.0  # body learning rate / lr (fine-tuning: e.g. 0.1)
+    freeze: str = "none"  # none | body | body_except_last:N (requires_grad off)
+    eval_every: int = 0  # steps between validation-split losses (0: no validation)
+    patience: int = 0  # validations without improvement before stopping (0: never stop)
 
     @classmethod
     def from_dict(cls, values: dict) -> TrainOptions:

@@ -25,6 +25,11 @@ class RunPaths:
         return self.root / "metrics.csv"
 
     @property
+    def validation(self) -> Path:
+        """Validation-split losses (with eval_every > 0)."""
+        return self.root / "validation.csv"
+
+    @property
     def loss_plot(self) -> Path:
         return self.root / "loss.png"
 

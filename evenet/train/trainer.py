@@ -27,6 +27,8 @@ from evenet.train.metrics import MetricsLog, plot_losses
 from evenet.train.options import TrainOptions
 from evenet.train.paths import RunPaths
 from evenet.train.schedule import lr_factor, masked_fraction
+from evenet.train.transfer import freeze, param_groups
+from evenet.train.validate import validation_loader, validation_loss
 
 _INPUT_COLUMNS = ("x", "x_mask", "globals", "weight", "process")
 _TARGET_COLUMNS = ("topology", "assignment", "segmentation", "neutrinos", "neutrinos_mask")
@@ -71,6 +73,7 @@ def train(
     *,
     resume: bool = False,
     model: EveNet | None = None,
+    stats: dict | None = None,
     stop_after: int | None = None,
     log=print,
 ) -> dict:
@@ -86,7 +89,8 @@ def train(
     paths = RunPaths(Path(run_dir))
     if info.is_main:
         paths.root.mkdir(parents=True, exist_ok=True)
-    manifest, stats = _dataset_inputs(Path(dataset))
+    manifest, own_stats = _dataset_inputs(Path(dataset))
+    stats = own_stats if stats is None else stats  # fine-tuning keeps the body's statistics
     torch.manual_seed(options.seed)  # the same initial weights on every rank
     if model is None:
         model = build_model(options, manifest, stats)
@@ -108,8 +112,11 @@ def train(
         raise CheckpointError(
             f"{dataset}: fewer training events than one batch of {options.batch_size}"
         )
+    frozen = freeze(model, options.freeze)
+    if frozen:
+        log(f"[train] froze {len(frozen)} parameter tensors ({options.freeze})")
     optimizer = torch.optim.AdamW(
-        model.parameters(), lr=options.lr, weight_decay=options.weight_decay
+        param_groups(model, options.lr, options.body_lr_factor, options.weight_decay)
     )
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer,
@@ -117,12 +124,20 @@ def train(
     )
     ema = EMA(model, options.ema_decay)
     step, epoch = 0, 0
+    tracker = _BestTracker(options.patience)
+    validation = val_log = None
+    if options.eval_every and info.is_main:
+        validation = validation_loader(dataset, options, _columns(manifest))
     if resume and paths.last.exists():
-        step, epoch = _restore(paths.last, model, optimizer, scheduler, ema, loader, options)
+        step, epoch = _restore(
+            paths.last, model, optimizer, scheduler, ema, loader, options, tracker
+        )
         log(f"[train] resumed from {paths.last} at step {step} (epoch {epoch})")
-    metrics = (
-        MetricsLog(paths.metrics, resume_step=step if step else None) if info.is_main else None
-    )
+    metrics = None
+    if info.is_main:
+        metrics = MetricsLog(paths.metrics, resume_step=step if step else None)
+        if validation is not None:
+            val_log = MetricsLog(paths.validation, resume_step=step if step else None)
     losses_fn = _wrap(model, info, options.compile)
     if info.world_size > 1:
         log(f"[train] DDP over {info.world_size} processes; the loader shards events by rank")
@@ -190,17 +205,82 @@ def train(
                 f"{rate:.0f} events/s, ETA {eta / 60:.1f} min"
             )
             events, last_log = 0, now
-        if step % options.checkpoint_every == 0 or step == last_step:
+        stop = False
+        if validation is not None and step % options.eval_every == 0:
+            seed = options.seed * 7919
+            val = validation_loss(model, validation, tasks, weights, device, bf16, seed)
+            stop = tracker.update(step, val["loss"], ema)
+            val_log.write({"step": step, "epoch": epoch, **{f"val_{k}": v for k, v in val.items()}})
+            log(f"[train] step {step}: validation loss {val['loss']:.4f} (best {tracker.best:.4f})")
+        stop = _agree(stop, info)
+        if stop or step % options.checkpoint_every == 0 or step == last_step:
             if info.is_main:
                 state = (optimizer, scheduler, ema, loader)
-                _save(paths, model, state, options, step, epoch, manifest, stats)
+                _save(paths, model, state, options, step, epoch, manifest, stats, tracker)
             distributed.barrier(info)
-    if step < options.steps:
+        if stop:
+            log(f"[train] early stop at step {step}: no improvement in {options.patience} checks")
+            break
+    if step < options.steps and not tracker.stopped:
         log(f"[train] stopped at step {step} of {options.steps}; continue with resume")
         return {"steps": step, "finished": False, "checkpoint": str(paths.last)}
     if not info.is_main:
         return {"steps": step, "finished": True, "rank": info.rank}
-    return _finish(paths, model, ema, options, manifest, stats, step, time.perf_counter() - start)
+    exported = tracker.weights if tracker.weights is not None else ema.shadow
+    seconds = time.perf_counter() - start
+    summary = _finish(paths, model, exported, options, manifest, stats, step, seconds)
+    summary.update(tracker.summary())
+    return summary
+
+
+class _BestTracker:
+    """Best validation loss so far, its EMA weights, and the early-stopping count."""
+
+    def __init__(self, patience: int):
+        self.patience = patience
+        self.best, self.best_step, self.bad = float("inf"), 0, 0
+        self.weights: dict | None = None
+        self.stopped = False
+
+    def update(self, step: int, loss: float, ema: EMA) -> bool:
+        if loss < self.best:
+            self.best, self.best_step, self.bad = loss, step, 0
+            self.weights = {k: v.clone() for k, v in ema.shadow.items()}
+        else:
+            self.bad += 1
+        self.stopped = bool(self.patience) and self.bad >= self.patience
+        return self.stopped
+
+    def state_dict(self) -> dict:
+        return {
+            "best": self.best,
+            "best_step": self.best_step,
+            "bad": self.bad,
+            "weights": self.weights or {},
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.best = float(state.get("best", float("inf")))
+        self.best_step, self.bad = int(state.get("best_step", 0)), int(state.get("bad", 0))
+        self.weights = state.get("weights") or None
+
+    def summary(self) -> dict:
+        if self.weights is None:
+            return {}
+        return {
+            "best_val_loss": self.best,
+            "best_step": self.best_step,
+            "early_stopped": self.stopped,
+        }
+
+
+def _agree(stop: bool, info: distributed.DistInfo) -> bool:
+    """Rank 0 validates; every rank must stop at the same step."""
+    if info.world_size == 1:
+        return stop
+    flag = torch.tensor([1.0 if stop else 0.0], device=info.device)
+    torch.distributed.broadcast(flag, src=0)
+    return bool(flag.item())
 
 
 def _silent(_line: str) -> None:
@@ -231,7 +311,7 @@ def _payload(model, stats, manifest, weights=None) -> dict:
     return payload
 
 
-def _save(paths, model, state, options, step, epoch, manifest, stats):
+def _save(paths, model, state, options, step, epoch, manifest, stats, tracker):
     optimizer, scheduler, ema, loader = state
     payload = _payload(model, stats, manifest)
     payload["extra"] = {
@@ -245,12 +325,13 @@ def _save(paths, model, state, options, step, epoch, manifest, stats):
             "torch_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
             "loader": loader.state_dict(),
+            "best": tracker.state_dict(),
         }
     }
     save_checkpoint(paths.last, payload)
 
 
-def _restore(path, model, optimizer, scheduler, ema, loader, options) -> tuple[int, int]:
+def _restore(path, model, optimizer, scheduler, ema, loader, options, tracker) -> tuple[int, int]:
     payload = load_checkpoint(path)
     state = payload.get("extra", {}).get("training")
     if state is None:
@@ -272,14 +353,17 @@ def _restore(path, model, optimizer, scheduler, ema, loader, options) -> tuple[i
     if state["cuda_rng"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda_rng"])
     loader.load_state_dict(state["loader"])
+    tracker.load_state_dict(state.get("best", {}))
     return int(state["step"]), int(state["epoch"])
 
 
-def _finish(paths, model, ema, options, manifest, stats, step, seconds) -> dict:
-    """The exported model (EMA weights), the loss plot and summary.json."""
-    save_checkpoint(paths.model, _payload(model, stats, manifest, weights=ema.shadow))
+def _finish(paths, model, weights, options, manifest, stats, step, seconds) -> dict:
+    """The exported model (EMA weights; with validation the best ones), plot, summary.json."""
+    save_checkpoint(paths.model, _payload(model, stats, manifest, weights=weights))
     if paths.metrics.exists():
-        plot_losses(paths.metrics, paths.loss_plot, title=f"{options.preset}: {paths.root.name}")
+        validation = paths.validation if paths.validation.exists() else None
+        title = f"{options.preset}: {paths.root.name}"
+        plot_losses(paths.metrics, paths.loss_plot, title=title, validation=validation)
     summary = {
         "steps": step,
         "seconds": seconds,

@@ -33,3 +33,9 @@ def test_pretrain_cli_reports_a_missing_dataset_in_one_line(tmp_path, capsys):
     code = main(["pretrain", "--dataset", str(tmp_path / "nope"), "--output", str(tmp_path / "r")])
     assert code == 2
     assert "nope" in capsys.readouterr().err
+
+
+def test_finetune_schema_has_the_pretrain_keys():
+    """Guards against an option added to pretraining but not accepted by fine-tuning."""
+    training = load_schema()["properties"]["training"]["properties"]
+    assert set(training["finetune"]["properties"]) == set(TrainOptions().to_dict())

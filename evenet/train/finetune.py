@@ -1,0 +1,54 @@
+"""Fine-tuning: a pretrained body (optionally heads) plus new heads for an analysis dataset.
+
+The new model is built for the dataset's class map and topologies but with the pretrained
+body's normalisation statistics (the body sees inputs as it learned them). `--scratch` builds
+the same architecture from random weights with the dataset's own statistics, for comparisons.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from evenet.model.checkpoint import check_compatible, load_checkpoint
+from evenet.model.errors import CheckpointError
+from evenet.train.options import TrainOptions
+from evenet.train.trainer import _dataset_inputs, build_model, train
+from evenet.train.transfer import load_pretrained
+
+
+def finetune(
+    dataset: str | Path,
+    run_dir: str | Path,
+    options: TrainOptions,
+    *,
+    pretrained: str | Path | None = None,
+    scratch: bool = False,
+    load_heads: bool = False,
+    resume: bool = False,
+    log=print,
+) -> dict:
+    manifest, own_stats = _dataset_inputs(Path(dataset))
+    torch.manual_seed(options.seed)  # new heads: one initialisation per seed (ensembles)
+    if scratch:
+        model = build_model(options, manifest, own_stats)
+        log("[finetune] scratch: random initialisation, the dataset's own statistics")
+        return train(
+            dataset, run_dir, options, model=model, stats=own_stats, resume=resume, log=log
+        )
+    if pretrained is None:
+        raise CheckpointError("fine-tuning needs --pretrained CHECKPOINT (or --scratch)")
+    payload = load_checkpoint(pretrained)
+    check_compatible(payload, manifest, where=str(pretrained))
+    stored = payload["model_config"].get("preset")
+    if stored != options.preset:
+        raise CheckpointError(
+            f"{pretrained} holds a '{stored}' model; set training.finetune.preset: {stored}"
+        )
+    model = build_model(options, manifest, payload["stats"])
+    report = load_pretrained(model, payload, heads=load_heads, class_map=manifest.get("class_map"))
+    log(f"[finetune] weights from {pretrained}:\n{report.format()}")
+    return train(
+        dataset, run_dir, options, model=model, stats=payload["stats"], resume=resume, log=log
+    )

@@ -1,0 +1,45 @@
+"""Loss on the validation split (deterministic noise), for early stopping and model choice."""
+
+from __future__ import annotations
+
+import torch
+
+from evenet.data.loader import make_loader
+
+
+def validation_loader(dataset, options, columns: list[str]):
+    return make_loader(
+        dataset,
+        split="val",
+        batch_size=options.batch_size,
+        shuffle=False,
+        drop_last=False,
+        num_workers=0,  # a pass is short; no worker processes kept alive beside training
+        columns=columns,
+        seed=options.seed,
+    )
+
+
+@torch.no_grad()
+def validation_loss(model, loader, tasks, weights: dict, device, bf16: bool, seed: int) -> dict:
+    """Event-weighted mean of each loss term and of their weighted sum over the split."""
+    was_training = model.training
+    model.eval()
+    totals: dict[str, float] = {}
+    events = 0
+    generator = torch.Generator(device=device).manual_seed(seed)
+    try:
+        for batch in loader:
+            batch = {k: v.to(device) for k, v in batch.items()}
+            n = len(batch["x"])
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+                terms = model.losses(batch, tasks=tasks, generator=generator)
+            for name, value in terms.items():
+                totals[name] = totals.get(name, 0.0) + float(value) * n
+            totals["loss"] = totals.get("loss", 0.0) + n * sum(
+                weights[t] * float(v) for t, v in terms.items()
+            )
+            events += n
+    finally:
+        model.train(was_training)
+    return {k: v / max(events, 1) for k, v in totals.items()}
