@@ -32,6 +32,9 @@ wildcard_constraints:
     shard=paths.SHARD_REGEX,
     dataset=paths.SAMPLE_REGEX,
     variant=paths.SAMPLE_REGEX,
+    analysis=paths.SAMPLE_REGEX,
+    mode="|".join(paths.FINETUNE_MODES),
+    seed=r"\d+",
 
 
 include: "workflow/rules/generate.smk"
@@ -43,11 +46,13 @@ rule all:
     """Everything the configuration asks for.
 
     Currently: every reconstruction ntuple (rule generate_all), every dataset with its
-    statistics (rule datasets_all) and the pretrained model (rule pretrain). Later stages
-    (finetune, predict, analyses) add their targets here.
+    statistics (rule datasets_all), the pretrained model (rule pretrain) and the test-split
+    predictions of every fine-tuning of training.runs (rules finetune, predict). The analyses
+    add their targets here.
     """
     default_target: True
     input:
         rules.generate_all.input,
         rules.datasets_all.input,
         rules.pretrain.output,
+        paths.all_predictions(config),

@@ -166,3 +166,47 @@ def single_log(config: Mapping[str, Any], rule: str) -> Path:
 
 def single_benchmark(config: Mapping[str, Any], rule: str) -> Path:
     return output_dir(config) / "benchmarks" / rule / f"{rule}.tsv"
+
+
+FINETUNE_MODES = ("pretrained", "scratch")
+_RUN_KEY = str(Path("{analysis}") / "{mode}" / "seed{seed}")
+
+
+def finetune_dir_pattern(config: Mapping[str, Any]) -> str:
+    """Run directory of one fine-tuning (wildcards: analysis, mode, seed)."""
+    return str(
+        Path(_root(config)) / "training" / "finetune" / "{analysis}" / "{mode}" / "seed{seed}"
+    )
+
+
+def finetune_outputs_pattern(config: Mapping[str, Any]) -> dict[str, str]:
+    from evenet.train.paths import RunPaths
+
+    run = RunPaths(Path(finetune_dir_pattern(config)))
+    return {"model": str(run.model), "metrics": str(run.metrics), "loss_plot": str(run.loss_plot)}
+
+
+def prediction_pattern(config: Mapping[str, Any]) -> str:
+    """Per-event test-split outputs of one fine-tuned model (wildcards as finetune)."""
+    return str(
+        Path(_root(config))
+        / "predictions"
+        / "{analysis}"
+        / "{mode}"
+        / "seed{seed}"
+        / "test.parquet"
+    )
+
+
+def finetune_runs(config: Mapping[str, Any]) -> list[dict[str, str]]:
+    """Every configured (analysis, mode, seed) of training.runs, as wildcard values."""
+    return [
+        {"analysis": analysis, "mode": mode, "seed": str(seed)}
+        for analysis, run in config["training"]["runs"].items()
+        for mode in run.get("modes", ["pretrained"])
+        for seed in run.get("seeds", [1])
+    ]
+
+
+def all_predictions(config: Mapping[str, Any]) -> list[str]:
+    return [prediction_pattern(config).format(**run) for run in finetune_runs(config)]

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from evenet import paths
 from evenet.config import load_config, samples, shards
 
 REPO = Path(__file__).resolve().parent.parent
@@ -106,12 +107,15 @@ def test_dry_run_all(profile, dry_runs):
     config = load_config([REPO / f for f in PROFILES[profile]])
     # One conversion per (variant, sample) that some dataset lists.
     converted = {(d.get("variant"), s) for d in config["datasets"].values() for s in d["samples"]}
+    runs = paths.finetune_runs(config)
     assert job_counts(output) == {
         "generate": _expected_shards(profile),
         "convert": len(converted),
         "dataset": len(config["datasets"]),
         "stats": len(config["datasets"]),
         "pretrain": 1,
+        "finetune": len(runs),
+        "predict": len(runs),
         "all": 1,
     }
     commands = shell_commands(output)

@@ -22,8 +22,8 @@ class TrainOptions:
     tasks: tuple[str, ...] = PRETRAINING_TASKS  # heads trained in stage 2
     loss_weights: dict = field(default_factory=dict)  # task -> weight (default 1)
     batch_size: int = 256  # events per optimizer step and rank (before accumulation)
-    steps: int = 1000  # optimizer steps in total
-    stage1_steps: int = 0  # first steps: masked point-cloud generation only
+    steps: int = 400  # optimizer steps in total (local scale: ~6 min of the tiny preset)
+    stage1_steps: int = 100  # first steps: masked point-cloud generation only
     mask_fraction_start: float = 0.1  # masked fraction at step 0, ramped over stage 1 ...
     mask_fraction_end: float = 1.0  # ... to this, kept in stage 2
     lr: float = 1e-3  # peak AdamW learning rate
