@@ -193,6 +193,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="events of the synthetic dataset (default 200000)",
     )
     bench_loader.add_argument("--json", action="store_true", help="print one JSON object")
+    bench_train = benches.add_parser("train", help="the training loop: rate, memory, stalls")
+    bench_train.add_argument("--preset", default="tiny", help="tiny | lite | standard")
+    bench_train.add_argument("--dataset", help="dataset folder (default: a synthetic one)")
+    bench_train.add_argument("--steps", type=_positive_int, default=30)
+    bench_train.add_argument("--batch-size", type=_positive_int, default=256)
+    bench_train.add_argument("--workers", type=int, default=2, help="loader worker processes")
+    bench_train.add_argument(
+        "--finetune", action="store_true", help="classification + assignment only (one copy)"
+    )
+    bench_train.add_argument("--json", action="store_true", help="print one JSON object")
     bench_model = benches.add_parser("model", help="training-step throughput of a preset")
     bench_model.add_argument("--preset", default="tiny", help="tiny | lite | standard")
     bench_model.add_argument(
@@ -341,6 +351,20 @@ def _model(args) -> int:
 
 
 def _bench(args) -> int:
+    if args.bench == "train":
+        from evenet.bench import print_result
+        from evenet.train.bench import bench_train
+
+        result = bench_train(
+            args.preset,
+            dataset=args.dataset,
+            steps=args.steps,
+            batch_size=args.batch_size,
+            num_workers=args.workers,
+            finetune=args.finetune,
+        )
+        print_result(result, as_json=args.json)
+        return 0
     if args.bench == "model":
         from evenet.bench import print_result
         from evenet.model.bench import bench_model

@@ -63,7 +63,19 @@ def build_model(options: TrainOptions, manifest: dict, stats: dict) -> EveNet:
     config = preset(
         options.preset, num_classes=num_classes, tasks=_tasks_for(manifest, options.tasks)
     )
-    return EveNet(config, stats, manifest["topologies"])
+    return EveNet(config, stats, dataset_topologies(manifest))
+
+
+def dataset_topologies(manifest: dict) -> list[dict]:
+    """The manifest's topologies that some process of the dataset can have (config/
+    topologies.yaml `processes`): a head per topology without events would never train."""
+    from evenet.generation.catalogue import load_catalogue
+    from evenet.io.topologies import load_topologies
+
+    names = {p.id: name for name, p in load_catalogue().items()}
+    present = {names.get(int(pid)) for pid in manifest.get("counts", {})}
+    possible = {t.name for t in load_topologies().topologies if present & set(t.processes)}
+    return [t for t in manifest["topologies"] if t["name"] in possible]
 
 
 def train(
@@ -143,6 +155,8 @@ def train(
         log(f"[train] DDP over {info.world_size} processes; the loader shards events by rank")
 
     start, events, last_log = time.perf_counter(), 0, time.perf_counter()
+    waited = waited_total = 0.0  # seconds spent waiting for the loader (stall)
+    first_step = step
     loader.set_epoch(epoch)
     iterator = iter(loader)
     last_step = options.steps if stop_after is None else min(options.steps, step + stop_after)
@@ -156,6 +170,7 @@ def train(
         optimizer.zero_grad(set_to_none=True)
         terms_sum: dict[str, float] = {}
         for _ in range(options.grad_accumulation):
+            wait0 = time.perf_counter()
             try:
                 batch = next(iterator)
             except StopIteration:
@@ -164,6 +179,7 @@ def train(
                 iterator = iter(loader)
                 batch = next(iterator)
             batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+            waited += time.perf_counter() - wait0
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
                 terms = losses_fn(
                     batch, tasks=step_tasks, mask_fraction=fraction, generator=generator
@@ -197,6 +213,7 @@ def train(
                     **{f"loss_{t}": terms_sum.get(t, "") for t in tasks},
                     "grad_norm": float(grad_norm),
                     "events_per_s": rate,
+                    "loader_stall_fraction": waited / max(now - last_log, 1e-9),
                 }
             )
             eta = (options.steps - step) * (now - start) / max(step, 1)
@@ -205,6 +222,7 @@ def train(
                 f"{rate:.0f} events/s, ETA {eta / 60:.1f} min"
             )
             events, last_log = 0, now
+            waited_total, waited = waited_total + waited, 0.0
         stop = False
         if validation is not None and step % options.eval_every == 0:
             seed = options.seed * 7919
@@ -230,6 +248,8 @@ def train(
     seconds = time.perf_counter() - start
     summary = _finish(paths, model, exported, options, manifest, stats, step, seconds)
     summary.update(tracker.summary())
+    summary["steps_this_call"] = step - first_step
+    summary["loader_stall_fraction"] = (waited_total + waited) / max(seconds, 1e-9)
     return summary
 
 

@@ -74,3 +74,13 @@ def test_resume_with_other_options_is_refused(dataset, tmp_path):
     changed = TrainOptions(**{**options.__dict__, "lr": 0.5, "steps": 4})
     with pytest.raises(CheckpointError, match="lr"):
         train(dataset, tmp_path / "run", changed, resume=True, log=lambda _: None)
+
+
+def test_bench_train_reports_rates_and_loader_stalls():
+    """Guards against `evenet bench train` printing numbers that are not measured."""
+    from evenet.train.bench import bench_train
+
+    result = bench_train("tiny", steps=2, batch_size=32, num_workers=0, events=1500)
+    assert result["steps"] == 2 and result["events_per_s"] > 0
+    assert 0.0 <= result["loader_stall_fraction"] < 1.0
+    assert result["events_per_s"] == pytest.approx(result["steps_per_s"] * 32)
