@@ -35,6 +35,7 @@ wildcard_constraints:
     analysis=paths.SAMPLE_REGEX,
     mode="|".join(paths.FINETUNE_MODES),
     seed=r"\d+",
+    size=paths.SIZE_REGEX,
 
 
 include: "workflow/rules/generate.smk"

@@ -148,6 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
     finetune.add_argument("--scratch", action="store_true", help="random init, same model")
     finetune.add_argument("--heads", action="store_true", help="also load matching heads")
     finetune.add_argument("--seed", type=int, help="override training.finetune.seed")
+    finetune.add_argument(
+        "--train-events", type=int, help="a fixed subset of the training split (size scans)"
+    )
     finetune.add_argument("--config", nargs="+", default=None, metavar="CFG")
     finetune.add_argument("--resume", action="store_true", help="continue checkpoints/last.pt")
 
@@ -302,6 +305,8 @@ def _finetune(args) -> int:
     values = dict(config["training"]["finetune"])
     if args.seed is not None:
         values["seed"] = args.seed
+    if args.train_events is not None:
+        values["train_events"] = args.train_events
     summary = finetune(
         args.dataset,
         args.output,

@@ -169,14 +169,13 @@ def single_benchmark(config: Mapping[str, Any], rule: str) -> Path:
 
 
 FINETUNE_MODES = ("pretrained", "scratch")
-_RUN_KEY = str(Path("{analysis}") / "{mode}" / "seed{seed}")
+_RUN_KEY = str(Path("{analysis}") / "{mode}" / "size_{size}" / "seed{seed}")
+SIZE_REGEX = r"all|[1-9]\d*"
 
 
 def finetune_dir_pattern(config: Mapping[str, Any]) -> str:
-    """Run directory of one fine-tuning (wildcards: analysis, mode, seed)."""
-    return str(
-        Path(_root(config)) / "training" / "finetune" / "{analysis}" / "{mode}" / "seed{seed}"
-    )
+    """Run directory of one fine-tuning (wildcards: analysis, mode, size, seed)."""
+    return str(Path(_root(config)) / "training" / "finetune" / _RUN_KEY)
 
 
 def finetune_outputs_pattern(config: Mapping[str, Any]) -> dict[str, str]:
@@ -188,22 +187,16 @@ def finetune_outputs_pattern(config: Mapping[str, Any]) -> dict[str, str]:
 
 def prediction_pattern(config: Mapping[str, Any]) -> str:
     """Per-event test-split outputs of one fine-tuned model (wildcards as finetune)."""
-    return str(
-        Path(_root(config))
-        / "predictions"
-        / "{analysis}"
-        / "{mode}"
-        / "seed{seed}"
-        / "test.parquet"
-    )
+    return str(Path(_root(config)) / "predictions" / _RUN_KEY / "test.parquet")
 
 
 def finetune_runs(config: Mapping[str, Any]) -> list[dict[str, str]]:
-    """Every configured (analysis, mode, seed) of training.runs, as wildcard values."""
+    """Every configured (analysis, mode, size, seed) of training.runs, as wildcard values."""
     return [
-        {"analysis": analysis, "mode": mode, "seed": str(seed)}
+        {"analysis": analysis, "mode": mode, "size": str(size), "seed": str(seed)}
         for analysis, run in config["training"]["runs"].items()
         for mode in run.get("modes", ["pretrained"])
+        for size in run.get("sizes", ["all"])
         for seed in run.get("seeds", [1])
     ]
 

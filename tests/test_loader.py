@@ -293,3 +293,29 @@ def test_reads_what_convert_and_dataset_write(samples, data_dir, base_config, tm
     labels = np.concatenate([b["label"].numpy() for b in loaded])
     process = np.concatenate([b["process"].numpy() for b in loaded])
     np.testing.assert_array_equal(labels, [dataset["class_map"][str(p)] for p in process])
+
+
+def test_max_events_is_a_fixed_proportional_subset(dataset_dir, events):
+    """Guards against data-size scans whose subset changes with the epoch or seed, or that
+    takes whole samples (a prefix of the first sample's events) instead of a share of each."""
+    full = selected(events, 0, CLASS_MAP)
+    sets = []
+    for seed, epoch in ((1, 0), (1, 1), (7, 0)):
+        dataset = ShardDataset(
+            dataset_dir,
+            batch_size=BATCH,
+            seed=seed,
+            columns=["event", "process"],
+            max_events=1000,
+        )
+        batches = rank_batches(dataset, epoch, workers=1)
+        numbers = event_numbers(batches)
+        assert len(numbers) == len(np.unique(numbers)) == 1000
+        sets.append(set(numbers.tolist()))
+        processes = np.concatenate([b["process"].numpy() for b in batches])
+    assert sets[0] == sets[1] == sets[2]
+    assert sets[0] <= set(full.tolist())
+    # each class keeps about its share of the training split
+    for pid in CLASS_MAP:
+        expected = 1000 * np.mean(np.isin(full, events["event"][events["process"] == pid]))
+        assert abs(np.sum(processes == pid) - expected) < 0.05 * 1000, pid

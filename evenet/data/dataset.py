@@ -72,6 +72,7 @@ class ShardDataset(IterableDataset):
         rank: int | None = None,
         world_size: int | None = None,
         use_class_map: bool = True,
+        max_events: int | None = None,
     ):
         super().__init__()
         manifest = load_manifest(location)
@@ -103,6 +104,10 @@ class ShardDataset(IterableDataset):
         self.processes = allowed
         self.columns = _columns(manifest, columns, labels=self.class_map is not None)
         self._groups, self._counts = _selected_counts(manifest, entries, self.split, allowed)
+        # Data-size scans: a fixed subset (the same every epoch, seed and world size) taken
+        # proportionally from every row group; the reader still checks the full counts.
+        self.max_events = None if max_events is None else int(max_events)
+        self._plan_counts = subset_counts(self._counts, self.max_events)
         self.total_events = sum(entry.rows for entry in entries)  # all splits and processes
         self._epoch = self._resume = self._consumed = 0
         if self.plan(0).batches == 0:
@@ -122,7 +127,7 @@ class ShardDataset(IterableDataset):
     def plan(self, epoch: int | None = None, workers: int = 1) -> Plan:
         """What every rank delivers in ``epoch`` (default: the current one)."""
         return make_plan(
-            self._counts,
+            self._plan_counts,
             epoch=self._epoch if epoch is None else epoch,
             seed=self.seed,
             shuffle=self.shuffle,
@@ -169,7 +174,7 @@ class ShardDataset(IterableDataset):
             "shuffle": self.shuffle,
             "shuffle_events": self.shuffle_events,
             "world_size": self.world_size,  # not the rank: all ranks are at the same batch
-            "selected": int(self._counts.sum()),
+            "selected": int(self._plan_counts.sum()),
         }
 
     def delivered(self) -> None:
@@ -272,6 +277,21 @@ def _columns(manifest: dict, requested: Iterable[str] | None, labels: bool) -> l
     if unknown or not columns:
         raise ValueError(f"cannot load columns {unknown or columns}; this dataset has {available}")
     return columns
+
+
+def subset_counts(counts: np.ndarray, max_events: int | None) -> np.ndarray:
+    """Per row group, how many of its selected events (the first ones) a subset of
+    ``max_events`` takes: proportional to the group's count, rounded by largest remainder."""
+    total = int(counts.sum())
+    if max_events is None or max_events >= total:
+        return counts
+    if max_events < 1:
+        raise ValueError(f"max_events must be positive, got {max_events}")
+    exact = counts * (max_events / total)
+    subset = np.floor(exact).astype(np.int64)
+    extra = np.argsort(-(exact - subset), kind="stable")[: max_events - int(subset.sum())]
+    subset[extra] += 1
+    return subset
 
 
 def _selected_counts(

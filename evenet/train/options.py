@@ -43,6 +43,7 @@ class TrainOptions:
     freeze: str = "none"  # none | body | body_except_last:N (requires_grad off)
     eval_every: int = 0  # steps between validation-split losses (0: no validation)
     patience: int = 0  # validations without improvement before stopping (0: never stop)
+    train_events: int = 0  # a fixed subset of the training split for size scans (0: all)
 
     @classmethod
     def from_dict(cls, values: dict) -> TrainOptions:

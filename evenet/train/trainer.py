@@ -119,6 +119,7 @@ def train(
         drop_last=True,
         num_workers=options.num_workers,
         columns=_columns(manifest),
+        max_events=options.train_events or None,
     )
     if len(loader) == 0:
         raise CheckpointError(

@@ -54,6 +54,7 @@ rule finetune:
     Wildcards:
         analysis: a key of training.runs
         mode: pretrained (from rule pretrain's model) | scratch (random initialisation)
+        size: "all" or the number of training events (a fixed subset, data-size scans)
         seed: the run's seed (ensembles)
     """
     input:
@@ -65,18 +66,20 @@ rule finetune:
         init=lambda wc, input: (
             f"--pretrained {input.pretrained}" if wc.mode == "pretrained" else "--scratch"
         ),
+        size=lambda wc: "" if wc.size == "all" else f"--train-events {wc.size}",
     output:
         **paths.finetune_outputs_pattern(config),
     log:
-        paths.named_log_pattern(config, "finetune", "analysis", "mode", "seed"),
+        paths.named_log_pattern(config, "finetune", "analysis", "mode", "size", "seed"),
     benchmark:
-        paths.named_benchmark_pattern(config, "finetune", "analysis", "mode", "seed")
+        paths.named_benchmark_pattern(config, "finetune", "analysis", "mode", "size", "seed")
     resources:
         runtime=60,  # minutes; local fine-tuning takes a few
         mem_mb=6000,
     shell:
         "evenet finetune --dataset {params.dataset:q} --output {params.run:q} {params.init}"
-        " --seed {wildcards.seed} --resume --config {params.configs:q} > {log:q} 2>&1"
+        " --seed {wildcards.seed} {params.size} --resume --config {params.configs:q}"
+        " > {log:q} 2>&1"
 
 
 rule predict:
@@ -91,9 +94,9 @@ rule predict:
     output:
         paths.prediction_pattern(config),
     log:
-        paths.named_log_pattern(config, "predict", "analysis", "mode", "seed"),
+        paths.named_log_pattern(config, "predict", "analysis", "mode", "size", "seed"),
     benchmark:
-        paths.named_benchmark_pattern(config, "predict", "analysis", "mode", "seed")
+        paths.named_benchmark_pattern(config, "predict", "analysis", "mode", "size", "seed")
     resources:
         runtime=30,
         mem_mb=4000,
