@@ -44,6 +44,7 @@ class TrainOptions:
     eval_every: int = 0  # steps between validation-split losses (0: no validation)
     patience: int = 0  # validations without improvement before stopping (0: never stop)
     train_events: int = 0  # a fixed subset of the training split for size scans (0: all)
+    mix: dict = field(default_factory=dict)  # category -> share of the summed training weight
 
     @classmethod
     def from_dict(cls, values: dict) -> TrainOptions:

@@ -29,6 +29,7 @@ from evenet.train.paths import RunPaths
 from evenet.train.schedule import lr_factor, masked_fraction
 from evenet.train.transfer import freeze, param_groups
 from evenet.train.validate import validation_loader, validation_loss
+from evenet.train.weights import TrainWeights, process_factors
 
 _INPUT_COLUMNS = ("x", "x_mask", "globals", "weight", "process")
 _TARGET_COLUMNS = ("topology", "assignment", "segmentation", "neutrinos", "neutrinos_mask")
@@ -121,6 +122,7 @@ def train(
         columns=_columns(manifest),
         max_events=options.train_events or None,
     )
+    train_weights = TrainWeights(process_factors(dataset, options.mix))
     if len(loader) == 0:
         raise CheckpointError(
             f"{dataset}: fewer training events than one batch of {options.batch_size}"
@@ -179,7 +181,7 @@ def train(
                 loader.set_epoch(epoch)
                 iterator = iter(loader)
                 batch = next(iterator)
-            batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+            batch = train_weights({k: v.to(device, non_blocking=True) for k, v in batch.items()})
             waited += time.perf_counter() - wait0
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
                 terms = losses_fn(
@@ -227,7 +229,9 @@ def train(
         stop = False
         if validation is not None and step % options.eval_every == 0:
             seed = options.seed * 7919
-            val = validation_loss(model, validation, tasks, weights, device, bf16, seed)
+            val = validation_loss(
+                model, validation, tasks, weights, device, bf16, seed, train_weights
+            )
             stop = tracker.update(step, val["loss"], ema)
             val_log.write({"step": step, "epoch": epoch, **{f"val_{k}": v for k, v in val.items()}})
             log(f"[train] step {step}: validation loss {val['loss']:.4f} (best {tracker.best:.4f})")

@@ -21,7 +21,9 @@ def validation_loader(dataset, options, columns: list[str]):
 
 
 @torch.no_grad()
-def validation_loss(model, loader, tasks, weights: dict, device, bf16: bool, seed: int) -> dict:
+def validation_loss(
+    model, loader, tasks, weights: dict, device, bf16: bool, seed: int, transform=None
+) -> dict:
     """Event-weighted mean of each loss term and of their weighted sum over the split."""
     was_training = model.training
     model.eval()
@@ -31,6 +33,8 @@ def validation_loss(model, loader, tasks, weights: dict, device, bf16: bool, see
     try:
         for batch in loader:
             batch = {k: v.to(device) for k, v in batch.items()}
+            if transform is not None:  # the training weights, as in training
+                batch = transform(batch)
             n = len(batch["x"])
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
                 terms = model.losses(batch, tasks=tasks, generator=generator)
