@@ -143,7 +143,11 @@ def train(
     validation = val_log = None
     if options.eval_every and info.is_main:
         validation = validation_loader(dataset, options, _columns(manifest))
-    if resume and paths.last.exists():
+    if resume and paths.last.exists() and _finished(paths.last, options):
+        # A rerun of a finished run (changed inputs, --forcerun) starts over; only an
+        # interrupted run (timeout, preemption) continues.
+        log(f"[train] {paths.last} is a finished run of {options.steps} steps: starting anew")
+    elif resume and paths.last.exists():
         step, epoch = _restore(
             paths.last, model, optimizer, scheduler, ema, loader, options, tracker
         )
@@ -356,6 +360,11 @@ def _save(paths, model, state, options, step, epoch, manifest, stats, tracker):
     save_checkpoint(paths.last, payload)
 
 
+def _finished(path: Path, options: TrainOptions) -> bool:
+    state = load_checkpoint(path).get("extra", {}).get("training", {})
+    return int(state.get("step", 0)) >= options.steps
+
+
 def _restore(path, model, optimizer, scheduler, ema, loader, options, tracker) -> tuple[int, int]:
     payload = load_checkpoint(path)
     state = payload.get("extra", {}).get("training")
@@ -370,7 +379,13 @@ def _restore(path, model, optimizer, scheduler, ema, loader, options, tracker) -
     differ = {k: (saved[k], now[k]) for k in saved if saved[k] != now[k]}
     if differ:
         raise CheckpointError(f"cannot resume {path}: options (saved, now) differ: {differ}")
-    model.load_state_dict(payload["state_dict"])
+    try:
+        model.load_state_dict(payload["state_dict"])
+    except RuntimeError as error:
+        raise CheckpointError(
+            f"cannot resume {path}: it holds a model of another layout (first difference: "
+            f"{str(error).splitlines()[1].strip()[:200]}); remove {path.parent} to start anew"
+        ) from None
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
     ema.load_state_dict(state["ema"])

@@ -84,3 +84,13 @@ def test_bench_train_reports_rates_and_loader_stalls():
     assert result["steps"] == 2 and result["events_per_s"] > 0
     assert 0.0 <= result["loader_stall_fraction"] < 1.0
     assert result["events_per_s"] == pytest.approx(result["steps_per_s"] * 32)
+
+
+def test_resume_of_a_finished_run_starts_anew(dataset, tmp_path):
+    """Guards against a forced rerun (new code or inputs) reusing a finished run's weights."""
+    options = TrainOptions(steps=2, checkpoint_every=2, **FAST)
+    train(dataset, tmp_path / "run", options, log=lambda _: None)
+    lines = []
+    summary = train(dataset, tmp_path / "run", options, resume=True, log=lines.append)
+    assert summary["steps"] == 2 and any("starting anew" in line for line in lines)
+    assert len(_losses(tmp_path / "run")) == 2
