@@ -12,5 +12,10 @@ _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def parse_yaml(text_or_stream):
-    """``yaml.safe_load`` semantics with the fastest safe loader available."""
-    return yaml.load(text_or_stream, Loader=_LOADER)  # noqa: S506 - a safe loader
+    """``yaml.safe_load`` semantics with the fastest safe loader available (the safe loaders
+    construct plain Python values only; no tags, no objects)."""
+    loader = _LOADER(text_or_stream)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
