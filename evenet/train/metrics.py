@@ -77,7 +77,7 @@ def plot_losses(
             label="validation (total)",
         )
     ax.set_xlabel("optimizer step")
-    ax.set_ylabel("training loss")
+    ax.set_ylabel("loss (training: one batch per logged step)")
     ax.set_yscale("log")
     ax.set_title(title)
     ax.legend(fontsize=8)

@@ -402,7 +402,7 @@ def _finish(paths, model, weights, options, manifest, stats, step, seconds) -> d
     save_checkpoint(paths.model, _payload(model, stats, manifest, weights=weights))
     if paths.metrics.exists():
         validation = paths.validation if paths.validation.exists() else None
-        title = f"{options.preset}: {paths.root.name}"
+        title = f"{options.preset} preset: {'/'.join(paths.root.parts[-4:])}"
         plot_losses(paths.metrics, paths.loss_plot, title=title, validation=validation)
     summary = {
         "steps": step,
