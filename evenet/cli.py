@@ -205,6 +205,22 @@ def build_parser() -> argparse.ArgumentParser:
     bench_train.add_argument(
         "--finetune", action="store_true", help="classification + assignment only (one copy)"
     )
+    bench_train.add_argument(
+        "--warmup", type=_positive_int, default=5, help="untimed steps first (default 5)"
+    )
+    bench_train.add_argument(
+        "--events",
+        type=_positive_int,
+        default=30_000,
+        help="events of the synthetic dataset (default 30000)",
+    )
+    bench_train.add_argument(
+        "--bf16",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="bf16 autocast (default: on with a GPU)",
+    )
+    bench_train.add_argument("--compile", action="store_true", help="torch.compile the model")
     bench_train.add_argument("--json", action="store_true", help="print one JSON object")
     bench_model = benches.add_parser("model", help="training-step throughput of a preset")
     bench_model.add_argument("--preset", default="tiny", help="tiny | lite | standard")
@@ -222,6 +238,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench_model.add_argument("--device", default=None, help="cpu or cuda (default: cuda if any)")
     bench_model.add_argument("--bf16", action="store_true", help="bf16 autocast (GPU)")
     bench_model.add_argument("--compile", action="store_true", help="torch.compile the model")
+    bench_model.add_argument(
+        "--profile", metavar="FILE", help="also profile one step; operator table to FILE"
+    )
     bench_model.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
 
@@ -367,6 +386,10 @@ def _bench(args) -> int:
             batch_size=args.batch_size,
             num_workers=args.workers,
             finetune=args.finetune,
+            warmup=args.warmup,
+            events=args.events,
+            bf16=args.bf16,
+            compile=args.compile,
         )
         print_result(result, as_json=args.json)
         return 0
@@ -382,6 +405,7 @@ def _bench(args) -> int:
             device=args.device,
             bf16=args.bf16,
             compile=args.compile,
+            profile=args.profile,
         )
         print_result(result, as_json=args.json)
         return 0
@@ -472,12 +496,16 @@ def _stats(args) -> int:
 
 
 def _loaded_errors() -> list[type]:
-    """Input errors of modules that import torch, caught only when the command loaded them
-    (importing them up front would cost every command a torch import)."""
+    """Input errors of modules with heavy imports (torch, awkward, uproot, Pythia), caught only
+    when the command loaded them: importing them up front would slow every command and make a
+    training node install the generation stack."""
     found = []
     for module, name in (
         ("evenet.data.reader", "DataError"),
         ("evenet.train.predict", "PredictionError"),
+        ("evenet.generation.lhe", "LHEError"),
+        ("evenet.generation.pythia_driver", "GenerationError"),
+        ("evenet.io.events", "ReaderError"),
     ):
         if module in sys.modules:
             found.append(getattr(sys.modules[module], name))
@@ -486,9 +514,6 @@ def _loaded_errors() -> list[type]:
 
 def main(argv: list[str] | None = None) -> int:
     from evenet.config import ConfigError
-    from evenet.generation.lhe import LHEError
-    from evenet.generation.pythia_driver import GenerationError
-    from evenet.io.events import ReaderError
     from evenet.io.manifest import ManifestError
     from evenet.io.topologies import TopologyError
     from evenet.model.errors import CheckpointError, ModelConfigError
@@ -511,9 +536,6 @@ def main(argv: list[str] | None = None) -> int:
         UsageError,
         ConfigError,
         CatalogueError,
-        LHEError,
-        GenerationError,
-        ReaderError,
         TopologyError,
         ManifestError,
         CheckpointError,

@@ -14,9 +14,15 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from evenet import SCHEMA_VERSION
-from evenet.io.convert import columns_description
 from evenet.io.manifest import MANIFEST_NAME, sha256_file, write_json_atomic
-from evenet.io.schema import N_OBJECTS, SPLITS, TARGET_COLUMNS, Shapes, arrow_schema
+from evenet.io.schema import (
+    N_OBJECTS,
+    SPLITS,
+    TARGET_COLUMNS,
+    Shapes,
+    arrow_schema,
+    columns_description,
+)
 from evenet.io.shards import to_table
 
 DEFAULT_SAMPLES = {"ttbar_dilepton": 1, "wjets": 5}

@@ -9,21 +9,15 @@ import numpy as np
 
 from evenet import SCHEMA_VERSION, __version__
 from evenet.config import fingerprint
-from evenet.io.columns import column_shape
 from evenet.io.events import ReaderError, RecoEvents
 from evenet.io.manifest import MANIFEST_NAME, sha256_file, write_json_atomic
 from evenet.io.pointcloud import build_point_clouds
 from evenet.io.schema import (
-    GLOBAL_FEATURES,
-    LOG1P_FEATURES,
-    NEUTRINO_FEATURES,
-    OBJECT_FEATURES,
-    PARTON_FEATURES,
-    PERIODIC_FEATURES,
     SPLITS,
     TARGET_COLUMNS,
     Shapes,
     arrow_schema,
+    columns_description,
 )
 from evenet.io.shards import ShardWriter
 from evenet.io.split import assign_split
@@ -33,20 +27,6 @@ from evenet.io.topologies import DEFAULT_TOPOLOGIES, Topologies, load_topologies
 FORMATS = ("nanoaod", "delphes", "table")
 # Entries read per chunk from one file: bounded memory, large enough for vectorisation.
 CHUNK_EVENTS = 100_000
-_UNITS = {
-    "E": "GeV",
-    "pT": "GeV",
-    "eta": "",
-    "phi": "rad",
-    "m": "GeV",
-    "MET": "GeV",
-    "MET_phi": "rad",
-    "HT": "GeV",
-    "HT_lep": "GeV",
-    "M_all": "GeV",
-    "M_leptons": "GeV",
-    "M_bjets": "GeV",
-}
 
 
 def _chunks(path: Path, fmt: str, sample: str, config: dict, table_format, runs: list):
@@ -84,28 +64,6 @@ def _chunks(path: Path, fmt: str, sample: str, config: dict, table_format, runs:
         yield read_table(path, table_format, sample)
     else:
         raise ReaderError(f"unknown format '{fmt}' (choose from {', '.join(FORMATS)})")
-
-
-def columns_description(shapes: Shapes, has_targets: bool) -> list[dict]:
-    def features(group, names):
-        return {
-            "features": list(names),
-            "units": [_UNITS.get(n, "") for n in names],
-            "log1p": [n for n in names if n in LOG1P_FEATURES.get(group, ())],
-            "periodic": [n for n in names if n in PERIODIC_FEATURES.get(group, ())],
-        }
-
-    columns = [
-        {"name": f.name, "dtype": str(f.type), "shape": list(column_shape(f.type))}
-        for f in arrow_schema(shapes, has_targets)
-    ]
-    extra = {"x": features("x", OBJECT_FEATURES), "globals": features("globals", GLOBAL_FEATURES)}
-    if has_targets:
-        extra["neutrinos"] = features("neutrinos", NEUTRINO_FEATURES)
-        extra["partons"] = features("partons", PARTON_FEATURES)
-    for column in columns:
-        column.update(extra.get(column["name"], {}))
-    return columns
 
 
 def _count(counts: dict[int, list[int]], process: np.ndarray, split: np.ndarray) -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from evenet import SCHEMA_VERSION
-from evenet.io.columns import tensor_type
+from evenet.io.columns import column_shape, tensor_type
 
 N_OBJECTS = 18
 OBJECT_FEATURES = ("E", "pT", "eta", "phi", "isBJet", "isLepton", "charge")
@@ -95,3 +95,43 @@ def arrow_schema(shapes: Shapes, with_targets: bool) -> pa.Schema:
             pa.field("partons_mask", tensor_type(pa.bool_(), shapes.partons)),
         ]
     return pa.schema(fields, metadata={"evenet_schema_version": str(SCHEMA_VERSION)})
+
+
+UNITS = {
+    "E": "GeV",
+    "pT": "GeV",
+    "eta": "",
+    "phi": "rad",
+    "m": "GeV",
+    "MET": "GeV",
+    "MET_phi": "rad",
+    "HT": "GeV",
+    "HT_lep": "GeV",
+    "M_all": "GeV",
+    "M_leptons": "GeV",
+    "M_bjets": "GeV",
+}
+
+
+def columns_description(shapes: Shapes, has_targets: bool) -> list[dict]:
+    """The manifest's description of each shard column: dtype, shape, feature names and units."""
+
+    def features(group, names):
+        return {
+            "features": list(names),
+            "units": [UNITS.get(n, "") for n in names],
+            "log1p": [n for n in names if n in LOG1P_FEATURES.get(group, ())],
+            "periodic": [n for n in names if n in PERIODIC_FEATURES.get(group, ())],
+        }
+
+    columns = [
+        {"name": f.name, "dtype": str(f.type), "shape": list(column_shape(f.type))}
+        for f in arrow_schema(shapes, has_targets)
+    ]
+    extra = {"x": features("x", OBJECT_FEATURES), "globals": features("globals", GLOBAL_FEATURES)}
+    if has_targets:
+        extra["neutrinos"] = features("neutrinos", NEUTRINO_FEATURES)
+        extra["partons"] = features("partons", PARTON_FEATURES)
+    for column in columns:
+        column.update(extra.get(column["name"], {}))
+    return columns

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import resource
 import time
+from pathlib import Path
 
 import torch
 
@@ -31,6 +32,54 @@ def _body_flops(model, batch) -> float:
     return float(counter.get_total_flops())
 
 
+def body_flops_per_copy(model, events: int = 8) -> float:
+    """Body forward FLOPs per event and encoded copy, counted on the CPU on a synthetic batch
+    (the body works on padded slots, so the count does not depend on the multiplicity)."""
+    from evenet.model.synthetic import synthetic_batch
+
+    batch = synthetic_batch(events, model.topologies, model.config.num_classes, seed=1)
+    batch = {k: v.to(next(model.parameters()).device) for k, v in batch.items()}
+    return _body_flops(model, batch) / events
+
+
+def utilisation(flops_per_copy: float, copies: int, events_per_s: float, device) -> tuple:
+    """(achieved TFLOP/s, model-FLOP utilisation or None): body FLOPs x3 for forward +
+    backward (heads excluded: they are small)."""
+    achieved = 3 * flops_per_copy * copies * events_per_s
+    peak = _peak_flops(torch.device(device))
+    return achieved / 1e12, (achieved / peak if peak else None)
+
+
+def write_profile(step, path: str | Path, device: torch.device) -> dict:
+    """Profile one call of ``step`` and write the operator table (sorted by device time on a
+    GPU, CPU time otherwise) to ``path``; returns the step's wall time and, on a GPU, the
+    summed kernel time and kernel count (their ratio to the wall time shows launch-bound
+    steps)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU]
+    if device.type == "cuda":
+        activities.append(ProfilerActivity.CUDA)
+    with profile(activities=activities) as prof:
+        wall0 = time.perf_counter()
+        step()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        wall = time.perf_counter() - wall0
+    averages = prof.key_averages()
+    result = {"profile": str(path), "profile_step_ms": wall * 1e3}
+    if device.type == "cuda":
+        kernels = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA]
+        result["profile_kernels"] = len(kernels)
+        result["profile_kernel_ms"] = sum(e.device_time for e in kernels) / 1e3
+        sort = "self_device_time_total"
+    else:
+        sort = "self_cpu_time_total"
+    header = "".join(f"{k}: {v}\n" for k, v in result.items())
+    Path(path).write_text(header + averages.table(sort_by=sort, row_limit=60) + "\n")
+    return result
+
+
 def bench_model(
     preset_name: str,
     *,
@@ -40,6 +89,7 @@ def bench_model(
     device: str | None = None,
     bf16: bool = False,
     compile: bool = False,
+    profile: str | None = None,
 ) -> dict:
     from evenet.model.summary import build_for_summary, parameter_table
     from evenet.model.synthetic import synthetic_batch
@@ -54,8 +104,12 @@ def bench_model(
     copies = 1 if mode == "finetune" else 2  # pretraining encodes a clean and a noised copy
     flops_per_copy = _body_flops(model, batch) / batch_size
 
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    losses_fn = torch.compile(model.losses) if compile else model.losses
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=dev.type == "cuda")
+    if dev.type == "cuda":
+        torch.set_float32_matmul_precision("high")
+    if compile:
+        model.body.compile()  # as training does: the body only (see train.trainer._wrap)
+    losses_fn = model.losses
 
     def step():
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
@@ -80,10 +134,9 @@ def bench_model(
         loss = step()
     sync()
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    profiled = write_profile(step, profile, dev) if profile else {}
     events_per_s = steps * batch_size / wall
-    # Body FLOPs per encoded copy, x3 for forward + backward (heads excluded: they are small).
-    achieved = 3 * flops_per_copy * copies * events_per_s
-    peak = _peak_flops(dev)
+    achieved_tflops, mfu = utilisation(flops_per_copy, copies, events_per_s, dev)
     if dev.type == "cuda":
         peak_mem = torch.cuda.max_memory_allocated(dev) / 2**20
         device_name = f"cuda: {torch.cuda.get_device_name(dev)}"
@@ -104,11 +157,12 @@ def bench_model(
         "events_per_s": events_per_s,
         "steps_per_s": steps / wall,
         "body_gflops_per_copy": flops_per_copy / 1e9,
-        "achieved_tflops": achieved / 1e12,
-        "mfu": achieved / peak if peak else None,
+        "achieved_tflops": achieved_tflops,
+        "mfu": mfu,
         "peak_mem_mb": peak_mem,
         "bf16": bf16,
         "compile": compile,
         "final_loss": float(loss.detach()),
         "cpu_per_wall": cpu / wall,
+        **profiled,
     }

@@ -79,30 +79,48 @@ class _Group(nn.Module):
         self.register_buffer("is_periodic", torch.tensor(is_periodic))
         self.periodic_index = [i for i, p in enumerate(is_periodic) if p]
 
+    def _runs(self):
+        """(first, stop) feature ranges between periodic features, in order, and those."""
+        start = 0
+        for i in self.periodic_index:
+            yield "plain", start, i
+            yield "periodic", i, i + 1
+            start = i + 1
+        yield "plain", start, len(self.names)
+
+    # Python-side flags only: indexing the flag buffers would make the GPU wait each call.
     def forward(self, raw: torch.Tensor) -> torch.Tensor:
         raw = raw.float()
         values = torch.where(self.is_log, torch.log1p(raw.clamp(min=0.0)), raw)
         values = (values - self.mean) / self.std
-        columns = []
-        for i in range(len(self.names)):
-            if self.is_periodic[i]:
-                columns += [torch.cos(raw[..., i]), torch.sin(raw[..., i])]
-            else:
-                columns.append(values[..., i])
-        return torch.stack(columns, dim=-1)
+        if not self.periodic_index:
+            return values
+        parts = []
+        for kind, first, stop in self._runs():
+            if kind == "periodic":
+                parts += [
+                    torch.cos(raw[..., first : first + 1]),
+                    torch.sin(raw[..., first : first + 1]),
+                ]
+            elif stop > first:
+                parts.append(values[..., first:stop])
+        return torch.cat(parts, dim=-1)
 
     def inverse(self, z: torch.Tensor) -> torch.Tensor:
         """Normalised (…, F') back to raw (…, F); φ = atan2(sin, cos)."""
-        columns, k = [], 0
-        for i in range(len(self.names)):
-            if self.is_periodic[i]:
-                columns.append(torch.atan2(z[..., k + 1], z[..., k]))
+        parts, k = [], 0
+        for kind, first, stop in self._runs():
+            if kind == "periodic":
+                parts.append(torch.atan2(z[..., k + 1 : k + 2], z[..., k : k + 1]))
                 k += 2
-                continue
-            value = z[..., k] * self.std[i] + self.mean[i]
-            columns.append(torch.expm1(value).clamp(min=0.0) if self.is_log[i] else value)
-            k += 1
-        return torch.stack(columns, dim=-1)
+            elif stop > first:
+                width = stop - first
+                value = z[..., k : k + width] * self.std[first:stop] + self.mean[first:stop]
+                # clamped below float32's overflow, so the unused branch stays finite
+                log = torch.expm1(value.clamp(max=88.0)).clamp(min=0.0)
+                parts.append(torch.where(self.is_log[first:stop], log, value))
+                k += width
+        return torch.cat(parts, dim=-1)
 
 
 class Normalizer(nn.Module):

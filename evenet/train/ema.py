@@ -13,12 +13,16 @@ class EMA:
 
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
+        shadows, values = [], []
         for name, value in model.state_dict().items():
             shadow = self.shadow[name]
             if value.dtype.is_floating_point:
-                shadow.lerp_(value.detach(), 1.0 - self.decay)
+                shadows.append(shadow)
+                values.append(value.detach())
             else:  # integer buffers (counters) are copied
                 shadow.copy_(value)
+        if shadows:  # one fused update instead of a kernel launch per tensor
+            torch._foreach_lerp_(shadows, values, 1.0 - self.decay)
 
     def state_dict(self) -> dict:
         return {"decay": self.decay, "shadow": self.shadow}

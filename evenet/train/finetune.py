@@ -14,7 +14,7 @@ import torch
 from evenet.model.checkpoint import check_compatible, load_checkpoint
 from evenet.model.errors import CheckpointError
 from evenet.train.options import TrainOptions
-from evenet.train.trainer import _dataset_inputs, build_model, train
+from evenet.train.trainer import build_model, dataset_inputs, train
 from evenet.train.transfer import load_pretrained
 
 
@@ -29,7 +29,7 @@ def finetune(
     resume: bool = False,
     log=print,
 ) -> dict:
-    manifest, own_stats = _dataset_inputs(Path(dataset))
+    manifest, own_stats = dataset_inputs(Path(dataset))
     torch.manual_seed(options.seed)  # new heads: one initialisation per seed (ensembles)
     if scratch:
         model = build_model(options, manifest, own_stats)

@@ -38,7 +38,7 @@ class TrainOptions:
     num_workers: int = 2  # loader worker processes (0: load in the training process)
     seed: int = 1
     bf16: bool | None = None  # bf16 autocast; None: on for CUDA, off on CPU
-    compile: bool = False  # torch.compile the loss computation
+    compile: bool = False  # torch.compile the body (heads stay eager)
     body_lr_factor: float = 1.0  # body learning rate / lr (fine-tuning: e.g. 0.1)
     freeze: str = "none"  # none | body | body_except_last:N (requires_grad off)
     eval_every: int = 0  # steps between validation-split losses (0: no validation)

@@ -42,7 +42,7 @@ def _columns(manifest: dict) -> list[str]:
     return columns + (["label"] if manifest.get("class_map") else [])
 
 
-def _dataset_inputs(dataset: Path) -> tuple[dict, dict]:
+def dataset_inputs(dataset: Path) -> tuple[dict, dict]:
     manifest = load_manifest(dataset)
     stats_path = manifest_path(dataset).parent / "stats.json"
     if not stats_path.is_file():
@@ -102,13 +102,15 @@ def train(
     paths = RunPaths(Path(run_dir))
     if info.is_main:
         paths.root.mkdir(parents=True, exist_ok=True)
-    manifest, own_stats = _dataset_inputs(Path(dataset))
+    manifest, own_stats = dataset_inputs(Path(dataset))
     stats = own_stats if stats is None else stats  # fine-tuning keeps the body's statistics
     torch.manual_seed(options.seed)  # the same initial weights on every rank
     if model is None:
         model = build_model(options, manifest, stats)
     model.to(device).train()
     bf16 = options.bf16 if options.bf16 is not None else device.type == "cuda"
+    if device.type == "cuda":
+        torch.set_float32_matmul_precision("high")  # TF32 for what autocast leaves in fp32
     tasks = tuple(model.heads.keys())
     weights = {t: float(options.loss_weights.get(t, 1.0)) for t in tasks}
 
@@ -131,7 +133,8 @@ def train(
     if frozen:
         log(f"[train] froze {len(frozen)} parameter tensors ({options.freeze})")
     optimizer = torch.optim.AdamW(
-        param_groups(model, options.lr, options.body_lr_factor, options.weight_decay)
+        param_groups(model, options.lr, options.body_lr_factor, options.weight_decay),
+        fused=device.type == "cuda",  # one kernel for all parameters
     )
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer,
@@ -175,7 +178,8 @@ def train(
         )
         generator = torch.Generator(device=device).manual_seed(options.seed * 1_000_003 + step)
         optimizer.zero_grad(set_to_none=True)
-        terms_sum: dict[str, float] = {}
+        # Kept on the device: converting to floats every step would wait for the GPU.
+        terms_sum: dict[str, torch.Tensor] = {}
         for _ in range(options.grad_accumulation):
             wait0 = time.perf_counter()
             try:
@@ -195,8 +199,9 @@ def train(
             loss.backward()
             events += len(batch["x"])
             for t, v in terms.items():
-                terms_sum[t] = terms_sum.get(t, 0.0) + float(v.detach()) / options.grad_accumulation
-        terms_sum = distributed.all_mean(terms_sum, info)
+                terms_sum[t] = (
+                    terms_sum.get(t, 0.0) + v.detach().float() / options.grad_accumulation
+                )
         grad_norm = (
             torch.nn.utils.clip_grad_norm_(model.parameters(), options.grad_clip)
             if options.grad_clip > 0
@@ -206,8 +211,11 @@ def train(
         scheduler.step()
         ema.update(model)
         step += 1
-        total = sum(weights[t] * v for t, v in terms_sum.items())
-        if info.is_main and (step % options.log_every == 0 or step == options.steps):
+        logging = step % options.log_every == 0 or step == options.steps
+        if logging:  # every rank joins the mean
+            terms_logged = distributed.all_mean({t: float(v) for t, v in terms_sum.items()}, info)
+            total = sum(weights[t] * v for t, v in terms_logged.items())
+        if info.is_main and logging:
             now = time.perf_counter()
             rate = events * info.world_size / max(now - last_log, 1e-9)
             metrics.write(
@@ -217,7 +225,7 @@ def train(
                     "lr": scheduler.get_last_lr()[0],
                     "mask_fraction": fraction if "masked_generation" in step_tasks else "",
                     "loss": total,
-                    **{f"loss_{t}": terms_sum.get(t, "") for t in tasks},
+                    **{f"loss_{t}": terms_logged.get(t, "") for t in tasks},
                     "grad_norm": float(grad_norm),
                     "events_per_s": rate,
                     "loader_stall_fraction": waited / max(now - last_log, 1e-9),
@@ -231,15 +239,19 @@ def train(
             events, last_log = 0, now
             waited_total, waited = waited_total + waited, 0.0
         stop = False
-        if validation is not None and step % options.eval_every == 0:
-            seed = options.seed * 7919
-            val = validation_loss(
-                model, validation, tasks, weights, device, bf16, seed, train_weights
-            )
-            stop = tracker.update(step, val["loss"], ema)
-            val_log.write({"step": step, "epoch": epoch, **{f"val_{k}": v for k, v in val.items()}})
-            log(f"[train] step {step}: validation loss {val['loss']:.4f} (best {tracker.best:.4f})")
-        stop = _agree(stop, info)
+        if options.eval_every and step % options.eval_every == 0:  # the same on every rank
+            if validation is not None:  # rank 0 validates
+                seed = options.seed * 7919
+                val = validation_loss(
+                    model, validation, tasks, weights, device, bf16, seed, train_weights
+                )
+                stop = tracker.update(step, val["loss"], ema)
+                val_log.write(
+                    {"step": step, "epoch": epoch, **{f"val_{k}": v for k, v in val.items()}}
+                )
+                best = tracker.best
+                log(f"[train] step {step}: validation loss {val['loss']:.4f} (best {best:.4f})")
+            stop = _agree(stop, info)  # rank 0's verdict; only on validation steps (it syncs)
         if stop or step % options.checkpoint_every == 0 or step == last_step:
             if info.is_main:
                 state = (optimizer, scheduler, ema, loader)
@@ -319,13 +331,18 @@ def _silent(_line: str) -> None:
 def _wrap(model: EveNet, info: distributed.DistInfo, compile_model: bool):
     """The callable computing the loss terms: DDP-wrapped on several processes (heads whose
     events are absent from a batch, or stage 1's idle heads, leave parameters unused)."""
+    if compile_model:
+        # The body only, in place (state_dict keys unchanged): its shapes are static (batch,
+        # slots), while the heads pick each topology's events, data-dependent shapes that
+        # would break the graph and recompile on every batch.
+        model.body.compile()
     wrapped = model
     if info.world_size > 1:
         from torch.nn.parallel import DistributedDataParallel
 
         ids = [info.local_rank] if info.device.type == "cuda" else None
         wrapped = DistributedDataParallel(model, device_ids=ids, find_unused_parameters=True)
-    return torch.compile(wrapped) if compile_model else wrapped
+    return wrapped
 
 
 def _payload(model, stats, manifest, weights=None) -> dict:

@@ -115,8 +115,7 @@ def test_weights_that_do_not_fit_the_stored_config_are_rejected(saved, tmp_path)
 
 def test_compatibility_check_accepts_the_converter_manifest_layout():
     """Guards against the checker and the converter disagreeing on the manifest layout."""
-    from evenet.io.convert import columns_description
-    from evenet.io.schema import Shapes
+    from evenet.io.schema import Shapes, columns_description
     from evenet.model.checkpoint import features
 
     manifest = {"schema_version": 1, "columns": columns_description(Shapes(4, 3, 16), True)}

@@ -80,10 +80,24 @@ def test_bench_train_reports_rates_and_loader_stalls():
     """Guards against `evenet bench train` printing numbers that are not measured."""
     from evenet.train.bench import bench_train
 
-    result = bench_train("tiny", steps=2, batch_size=32, num_workers=0, events=1500)
-    assert result["steps"] == 2 and result["events_per_s"] > 0
+    result = bench_train("tiny", steps=2, warmup=1, batch_size=32, num_workers=0, events=1500)
+    assert result["steps"] == 2 and result["warmup_steps"] == 1 and result["events_per_s"] > 0
     assert 0.0 <= result["loader_stall_fraction"] < 1.0
     assert result["events_per_s"] == pytest.approx(result["steps_per_s"] * 32)
+    assert result["body_gflops_per_copy"] > 0 and result["achieved_tflops"] > 0
+
+
+def test_bench_train_rate_leaves_out_the_warm_up(tmp_path):
+    """Guards against compilation or warm-up time diluting the steady-state rate."""
+    from evenet.train.bench import _steady_state
+
+    csv = tmp_path / "metrics.csv"
+    rows = ["step,events_per_s,loader_stall_fraction", "5,1,0.9", "10,100,0.0", "15,50,0.3"]
+    csv.write_text("\n".join(rows) + "\n")
+    rate, stall = _steady_state(csv, after_step=5, batch_size=10)
+    # 50 events in 0.5 s, then 50 events in 1 s (30% of it stalled)
+    assert rate == pytest.approx(100 / 1.5)
+    assert stall == pytest.approx(0.3 / 1.5)
 
 
 def test_resume_of_a_finished_run_starts_anew(dataset, tmp_path):
@@ -94,3 +108,28 @@ def test_resume_of_a_finished_run_starts_anew(dataset, tmp_path):
     summary = train(dataset, tmp_path / "run", options, resume=True, log=lines.append)
     assert summary["steps"] == 2 and any("starting anew" in line for line in lines)
     assert len(_losses(tmp_path / "run")) == 2
+
+
+@pytest.mark.slow
+def test_compiled_training_keeps_checkpoint_keys_and_body_outputs(dataset, tmp_path):
+    """Guards against `compile: true` renaming state_dict keys (checkpoints unloadable by an
+    eager model) or compiling a body that computes something else."""
+    import torch
+
+    from evenet.model.checkpoint import from_checkpoint
+    from evenet.model.synthetic import synthetic_batch
+
+    options = TrainOptions(steps=2, checkpoint_every=2, compile=True, **FAST)
+    summary = train(dataset, tmp_path / "run", options, log=lambda _: None)
+    compiled, _ = from_checkpoint(summary["model"])
+    eager, _ = from_checkpoint(summary["model"])
+    compiled.eval().body.compile()
+    eager.eval()
+    assert compiled.state_dict().keys() == eager.state_dict().keys()
+    batch = synthetic_batch(8, eager.topologies, eager.config.num_classes, seed=2)
+    with torch.no_grad():
+        want = eager.body(**eager.inputs(batch))
+        got = compiled.body(**compiled.inputs(batch))
+    real = want.mask
+    torch.testing.assert_close(got.tokens[real], want.tokens[real], rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(got.event, want.event, rtol=1e-4, atol=1e-4)
