@@ -15,11 +15,12 @@ and formatting the pattern with them gives back the concrete path.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from evenet.config import samples, shards
+from evenet.config import ConfigError, samples, shards
 
 SHARD_DIGITS = 3
 # Wildcard constraints of the workflow (the Snakefile uses these).
@@ -29,8 +30,20 @@ WILDCARD_CONSTRAINTS = {"sample": SAMPLE_REGEX, "shard": SHARD_REGEX}
 
 
 def output_dir(config: Mapping[str, Any]) -> Path:
-    """Root of all outputs: ``config['output_dir']`` with ``~`` and $VARIABLES expanded."""
-    return Path(os.path.expandvars(os.path.expanduser(str(config["output_dir"]))))
+    """Root of all outputs: ``config['output_dir']`` with ``~`` and $VARIABLES expanded.
+
+    An unset variable is an error: expandvars would keep "$SCRATCH" as a literal folder name
+    and the whole run would land in a directory called "$SCRATCH" under the working directory.
+    """
+    raw = str(config["output_dir"])
+    expanded = os.path.expandvars(os.path.expanduser(raw))
+    unset = re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", expanded)
+    if unset:
+        raise ConfigError(
+            f"output_dir {raw!r}: environment variable {', '.join(unset)} is not set "
+            "(export it, or set output_dir in a config override)"
+        )
+    return Path(expanded)
 
 
 def shard_label(shard: int) -> str:

@@ -80,6 +80,17 @@ def test_output_dir_expands_environment(tmp_path, monkeypatch):
     assert "$" not in paths.ntuple_pattern(config)
 
 
+def test_unset_variable_in_output_dir_is_an_error(tmp_path, monkeypatch):
+    """Guards against a run on a login node without $SCRATCH writing into './$SCRATCH'."""
+    from evenet.config import ConfigError
+
+    monkeypatch.delenv("SCRATCH", raising=False)
+    config = _config(tmp_path)
+    config["output_dir"] = "$SCRATCH/evenet"
+    with pytest.raises(ConfigError, match="SCRATCH is not set"):
+        paths.output_dir(config)
+
+
 def test_braces_in_output_dir_are_not_wildcards(tmp_path):
     config = _config(tmp_path)
     config["output_dir"] = str(tmp_path / "run{1}")
