@@ -397,6 +397,8 @@ def _bench(args) -> int:
         from evenet.bench import print_result
         from evenet.model.bench import bench_model
 
+        if args.profile and not Path(args.profile).resolve().parent.is_dir():
+            raise UsageError(f"--profile {args.profile}: its folder does not exist")
         result = bench_model(
             args.preset,
             batch_size=args.batch_size,

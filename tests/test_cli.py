@@ -171,3 +171,10 @@ def test_bench_generate_prints_one_json_object(tmp_path):
         assert key in record
     assert record["bench"] == "generate" and record["events"] == 30
     assert record["events_per_s"] > 0 and record["pythia_events_per_s"] > 0
+
+
+def test_bench_model_profile_into_a_missing_folder_is_refused_up_front(tmp_path, capsys):
+    """Guards against a whole benchmark running only to end in a traceback on the write."""
+    target = tmp_path / "missing" / "profile.txt"
+    code = _run(["bench", "model", "--preset", "tiny", "--profile", str(target)], capsys)
+    assert code == 2 and "folder does not exist" in capsys.readouterr().err
