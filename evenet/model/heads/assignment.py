@@ -14,6 +14,7 @@ interchangeable resonances (whole subtrees, e.g. a1 <-> a2 in haa_4b).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import string
@@ -43,8 +44,10 @@ def key_padding_mask(mask: torch.Tensor) -> torch.Tensor:
     return pad
 
 
+@functools.lru_cache(maxsize=64)
 def distinct_tuples(n: int, d: int, device: torch.device | None = None) -> torch.Tensor:
-    """(n,)*d bool: True where all d indices differ."""
+    """(n,)*d bool: True where all d indices differ. A cached constant (do not modify it):
+    building it costs a dozen kernel launches per call on a GPU."""
     ok = torch.ones((n,) * d, dtype=torch.bool, device=device)
     idx = torch.arange(n, device=device)
     for a, b in itertools.combinations(range(d), 2):
@@ -72,10 +75,15 @@ def product_tensor(factors: list[torch.Tensor]) -> torch.Tensor:
     return torch.einsum(f"{inputs}->z{letters}", *factors)
 
 
+@functools.lru_cache(maxsize=64)
+def _place_values(n: int, d: int, device: torch.device) -> torch.Tensor:
+    """(n**(d-1), ..., n, 1): the row-major strides of an (n,)*d tensor (cached constant)."""
+    return torch.tensor([n ** (d - 1 - j) for j in range(d)], dtype=torch.long, device=device)
+
+
 def flat_index(tuples: torch.Tensor, n: int) -> torch.Tensor:
     """(..., D) slot tuples -> index into the flattened (N,)*D tensor (row-major)."""
-    weights = n ** torch.arange(tuples.shape[-1] - 1, -1, -1, device=tuples.device)
-    return (tuples * weights).sum(-1)
+    return (tuples * _place_values(n, tuples.shape[-1], tuples.device)).sum(-1)
 
 
 def unflatten_index(flat: torch.Tensor, n: int, d: int) -> torch.Tensor:
@@ -156,6 +164,8 @@ class AssignmentHead(nn.Module):
             sum(math.lgamma(groups.count(g) + 1) for g in set(groups)) for groups in self.groups
         ]
         self.perms = resonance_permutations(topology)
+        # On the model's device, not copied there on every loss call.
+        self.register_buffer("perm_table", torch.tensor(self.perms), persistent=False)
         for perm in self.perms:
             if any(self.daughters[r] != self.daughters[p] for r, p in enumerate(perm)):
                 raise ValueError(f"{self.name}: symmetric resonances differ in daughter count")
@@ -191,17 +201,19 @@ class AssignmentHead(nn.Module):
         for block in self.blocks:
             tokens = block(tokens, src_key_padding_mask=pad)
         tokens = self.norm(tokens)
-        log_probs = [self._log_probs(tokens, mask, r) for r in range(len(self.daughters))]
+        valid = {d: valid_tuples(mask, d) for d in set(self.daughters)}  # shared by resonances
+        log_probs = [self._log_probs(tokens, valid, r) for r in range(len(self.daughters))]
         pooled = Encoded(tokens, mask, enc.event).pooled()
         return {"log_probs": log_probs, "detection": self.detector(pooled), "mask": mask}
 
-    def _log_probs(self, tokens: torch.Tensor, mask: torch.Tensor, r: int) -> torch.Tensor:
-        """(B, N, ..., N) log-probabilities over the daughter tuples of resonance r."""
+    def _log_probs(self, tokens: torch.Tensor, valid: dict, r: int) -> torch.Tensor:
+        """(B, N, ..., N) log-probabilities over the daughter tuples of resonance r
+        (``valid``: the valid-tuple masks by daughter count)."""
         ids = sorted(set(self.groups[r]))
         projected = {g: proj(tokens) for g, proj in zip(ids, self.projections[r], strict=True)}
         factors = [projected[g] for g in self.groups[r]]
         logits = product_tensor(factors) / math.sqrt(self.dim)
-        logits = logits.masked_fill(~valid_tuples(mask, len(factors)), large_negative(logits.dtype))
+        logits = logits.masked_fill(~valid[len(factors)], large_negative(logits.dtype))
         batch = logits.shape[0]
         return logits.reshape(batch, -1).log_softmax(-1).view_as(logits)
 
@@ -249,8 +261,7 @@ class AssignmentHead(nn.Module):
         )
         best = per_perm.detach().argmin(-1)
         assign = per_perm.gather(1, best.unsqueeze(1)).squeeze(1)
-        perms = torch.tensor(self.perms, device=mask.device)
-        detect_target = matched.gather(1, perms[best]).to(out["detection"].dtype)
+        detect_target = matched.gather(1, self.perm_table[best]).to(out["detection"].dtype)
         bce = F.binary_cross_entropy_with_logits(
             out["detection"], detect_target, reduction="none"
         ).sum(-1)
