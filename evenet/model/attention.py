@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from evenet.model.blocks import DropPath, LayerScale, mlp
+from evenet.model.blocks import DropPath, LayerScale, mlp, residual
 from evenet.model.local import wrapped_dphi
 
 PAIR_FEATURES = 4  # ln dR, ln kT, ln z, ln m^2
@@ -92,6 +92,8 @@ class TransformerBlock(nn.Module):
         attended = F.scaled_dot_product_attention(
             q, k, v, attn_mask=attn_mask, dropout_p=self.dropout if self.training else 0.0
         )
-        h = h + self.drop(self.scale1(self.proj(attended.transpose(1, 2).reshape(b, t, d))))
+        h = residual(
+            h, self.proj(attended.transpose(1, 2).reshape(b, t, d)), self.scale1, self.drop
+        )
         x = self.norm2(h) * (1 + scale2) + shift2
-        return h + self.drop(self.scale2(self.ffn(x)))
+        return residual(h, self.ffn(x), self.scale2, self.drop)

@@ -7,7 +7,7 @@ import math
 import torch
 from torch import nn
 
-from evenet.model.blocks import DropPath, LayerScale, mlp
+from evenet.model.blocks import DropPath, LayerScale, mlp, residual
 
 
 def wrapped_dphi(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -59,5 +59,5 @@ class EdgeBlock(nn.Module):
         weights = valid.unsqueeze(-1).to(messages.dtype)
         aggregated = (messages * weights).sum(2) / weights.sum(2).clamp(min=1.0)
         keep = mask.unsqueeze(-1).to(h.dtype)
-        h = h + self.drop(self.scale1(aggregated)) * keep
-        return h + self.drop(self.scale2(self.ffn(self.norm2(h)))) * keep
+        h = residual(h, aggregated, self.scale1, self.drop, keep)
+        return residual(h, self.ffn(self.norm2(h)), self.scale2, self.drop, keep)
