@@ -35,17 +35,17 @@ python3 -c 'import sys, torch; print(sys.version.split()[0], torch.__version__)'
 # A broken setup shows in seconds, not after the whole list.
 run 120 model --preset tiny --batch-size 64 --steps 2 --bf16 || exit 1
 
+# Baselines, then the compiled body (the open question of 2026-11-25), then the loop.
 run 90 model --preset "$preset" --mode pretrain --batch-size 1024 --steps 10 --bf16
+run 300 model --preset "$preset" --mode pretrain --batch-size 1024 --steps 10 --bf16 --compile
 run 90 model --preset "$preset" --mode finetune --batch-size 4096 --steps 10 --bf16
+run 240 model --preset "$preset" --mode finetune --batch-size 4096 --steps 10 --bf16 --compile
 run 120 train --preset "$preset" --batch-size 1024 --workers 8 --steps 20 --warmup 5 \
     --events 100000
 run 120 train --preset "$preset" --finetune --batch-size 4096 --workers 12 --steps 20 \
     --warmup 5 --events 300000
-run 200 model --preset "$preset" --mode pretrain --batch-size 1024 --steps 10 --bf16 --compile
+run 300 train --preset "$preset" --batch-size 1024 --workers 8 --steps 20 --warmup 5 \
+    --events 100000 --compile
+run 90 model --preset "$preset" --mode pretrain --batch-size 4096 --steps 5 --bf16
 run 90 model --preset "$preset" --mode pretrain --batch-size 1024 --steps 3
-run 90 model --preset "$preset" --mode pretrain --batch-size 256 --steps 10 --bf16
-run 90 model --preset "$preset" --mode finetune --batch-size 1024 --steps 20 --bf16
-run 120 train --preset "$preset" --finetune --batch-size 1024 --workers 8 --steps 40 \
-    --warmup 10 --events 200000
-run 180 model --preset "$preset" --mode finetune --batch-size 4096 --steps 10 --bf16 --compile
 echo "done: $(wc -l <"$results") results in $results"
