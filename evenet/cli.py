@@ -518,7 +518,7 @@ def main(argv: list[str] | None = None) -> int:
     from evenet.config import ConfigError
     from evenet.io.manifest import ManifestError
     from evenet.io.topologies import TopologyError
-    from evenet.model.errors import CheckpointError, ModelConfigError
+    from evenet.model.errors import CheckpointError, ModelConfigError, TrainingError
 
     args = build_parser().parse_args(argv)
     handlers = {
@@ -542,6 +542,7 @@ def main(argv: list[str] | None = None) -> int:
         ManifestError,
         CheckpointError,
         ModelConfigError,
+        TrainingError,
         *_loaded_errors(),
     ) as error:
         print(f"evenet: error: {error}", file=sys.stderr)

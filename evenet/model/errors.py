@@ -1,4 +1,5 @@
-"""Model errors, importable without torch (the CLI catches them around every command)."""
+"""Model and training errors, importable without torch (the CLI catches them around every
+command)."""
 
 
 class ModelConfigError(ValueError):
@@ -7,3 +8,8 @@ class ModelConfigError(ValueError):
 
 class CheckpointError(ValueError):
     """A checkpoint is unreadable, incomplete, or does not fit the data it is used with."""
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on (e.g. the loss became NaN); nothing after the last good
+    checkpoint was saved."""

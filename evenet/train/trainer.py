@@ -23,6 +23,7 @@ from evenet.model.errors import CheckpointError
 from evenet.model.model import EveNet
 from evenet.train import distributed
 from evenet.train.ema import EMA
+from evenet.train.guard import FiniteGuard
 from evenet.train.metrics import MetricsLog, plot_losses
 from evenet.train.options import TrainOptions
 from evenet.train.paths import RunPaths
@@ -166,7 +167,8 @@ def train(
 
     start, events, last_log = time.perf_counter(), 0, time.perf_counter()
     waited = waited_total = 0.0  # seconds spent waiting for the loader (stall)
-    first_step = step
+    first_step = saved_step = step
+    guard = FiniteGuard(device)
     loader.set_epoch(epoch)
     iterator = iter(loader)
     last_step = options.steps if stop_after is None else min(options.steps, step + stop_after)
@@ -196,6 +198,7 @@ def train(
                     batch, tasks=step_tasks, mask_fraction=fraction, generator=generator
                 )
                 loss = sum(weights[t] * v for t, v in terms.items()) / options.grad_accumulation
+            guard.observe(loss, step + 1)
             loss.backward()
             events += len(batch["x"])
             for t, v in terms.items():
@@ -207,12 +210,15 @@ def train(
             if options.grad_clip > 0
             else torch.tensor(0.0)
         )
+        if options.grad_clip > 0:
+            guard.observe(grad_norm, step + 1)
         optimizer.step()
         scheduler.step()
         ema.update(model)
         step += 1
         logging = step % options.log_every == 0 or step == options.steps
-        if logging:  # every rank joins the mean
+        if logging:  # every rank joins the check and the mean
+            guard.check(info.world_size, saved_step, paths.last)
             terms_logged = distributed.all_mean({t: float(v) for t, v in terms_sum.items()}, info)
             total = sum(weights[t] * v for t, v in terms_logged.items())
         if info.is_main and logging:
@@ -253,9 +259,11 @@ def train(
                 log(f"[train] step {step}: validation loss {val['loss']:.4f} (best {best:.4f})")
             stop = _agree(stop, info)  # rank 0's verdict; only on validation steps (it syncs)
         if stop or step % options.checkpoint_every == 0 or step == last_step:
+            guard.check(info.world_size, saved_step, paths.last)  # never save a NaN model
             if info.is_main:
                 state = (optimizer, scheduler, ema, loader)
                 _save(paths, model, state, options, step, epoch, manifest, stats, tracker)
+            saved_step = step
             distributed.barrier(info)
         if stop:
             log(f"[train] early stop at step {step}: no improvement in {options.patience} checks")

@@ -133,3 +133,40 @@ def test_compiled_training_keeps_checkpoint_keys_and_body_outputs(dataset, tmp_p
     real = want.mask
     torch.testing.assert_close(got.tokens[real], want.tokens[real], rtol=1e-4, atol=1e-4)
     torch.testing.assert_close(got.event, want.event, rtol=1e-4, atol=1e-4)
+
+
+def _nan_from(model, first_bad_call: int):
+    """Make the model's loss NaN from its ``first_bad_call``-th call on (1-based)."""
+    real, calls = model.forward, [0]
+
+    def forward(*args, **kwargs):
+        calls[0] += 1
+        terms = real(*args, **kwargs)
+        if calls[0] >= first_bad_call:
+            task = next(iter(terms))
+            terms[task] = terms[task] * float("nan")
+        return terms
+
+    model.forward = forward
+    return model
+
+
+@pytest.mark.parametrize("log_every", [1, 100])
+def test_a_nan_loss_stops_training_before_it_is_saved(dataset, tmp_path, log_every):
+    """Guards against a diverged run writing NaN weights over its last good checkpoint (and
+    an exported model.pt) while the log scrolls on."""
+    from evenet.model.errors import TrainingError
+    from evenet.train.trainer import build_model, dataset_inputs
+
+    values = {**FAST, "log_every": log_every}
+    options = TrainOptions(steps=6, checkpoint_every=2, **values)
+    manifest, stats = dataset_inputs(dataset)
+    model = _nan_from(build_model(options, manifest, stats), first_bad_call=3)
+    run = tmp_path / "run"
+    with pytest.raises(TrainingError, match="at step 3.*still holds step 2"):
+        train(dataset, run, options, model=model, log=lambda _: None)
+    saved = torch.load(run / "checkpoints" / "last.pt", weights_only=True)
+    assert saved["extra"]["training"]["step"] == 2
+    weights = saved["state_dict"].values()
+    assert all(torch.isfinite(v).all() for v in weights if v.is_floating_point())
+    assert not (run / "model.pt").exists()
