@@ -112,21 +112,18 @@ def bench_model(
         model.body.compile()  # as training does: the body only (see train.trainer._wrap)
     losses_fn = model.losses
 
-    def step():
-        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
-            terms = losses_fn(batch, tasks=tasks)
-            loss = torch.stack(list(terms.values())).sum()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        return loss
-
     def forward_backward():
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
             terms = losses_fn(batch, tasks=tasks)
             loss = torch.stack(list(terms.values())).sum()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        return loss
+
+    def step():
+        loss = forward_backward()
+        optimizer.step()
+        return loss
 
     def sync():
         if dev.type == "cuda":
