@@ -34,6 +34,7 @@ python3 -c 'import sys, torch; print(sys.version.split()[0], torch.__version__)'
 
 # A broken setup shows in seconds, not after the whole list.
 run 120 model --preset tiny --batch-size 64 --steps 2 --bf16 || exit 1
+python3 -m evenet.cli model --preset "$preset" --json >/dev/null || exit 1
 
 # Baselines, then the compiled body (the open question of 2026-11-25), then the loop.
 run 90 model --preset "$preset" --mode pretrain --batch-size 1024 --steps 10 --bf16

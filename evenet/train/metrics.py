@@ -66,6 +66,9 @@ def plot_losses(
                 ys,
                 label=column.removeprefix("loss_") if column != "loss" else "total",
                 lw=2.0 if column == "loss" else 1.0,
+                # markers while points are few: a single logged step would draw nothing
+                marker="o" if len(xs) < 30 else None,
+                ms=3,
             )
     if validation is not None:
         val_rows = read_metrics(validation)
