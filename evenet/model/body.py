@@ -16,7 +16,7 @@ from evenet.model.blocks import mlp
 from evenet.model.config import BodyConfig
 from evenet.model.diffusion import time_features
 from evenet.model.encoded import Encoded
-from evenet.model.local import EdgeBlock, knn
+from evenet.model.local import EdgeBlock, knn, neighbourhood
 
 CLEAN_LOGSNR = 20.0  # the schedule's clip: "no noise"
 
@@ -88,8 +88,9 @@ class EveNetBody(nn.Module):
         tokens = tokens + self.time_to_token(cond[:, 1:]) * keep
         if self.local_blocks:
             index, valid = knn(kinematics[..., 1], kinematics[..., 2], mask, self.config.knn)
+            graph = neighbourhood(index, valid, tokens.dtype)
             for block in self.local_blocks:
-                tokens = block(tokens, index, valid, mask)
+                tokens = block(tokens, graph, mask)
 
         event = self.global_embed(globals) + self.time_to_token(cond[:, 0])
         h = torch.cat([event.unsqueeze(1), tokens], dim=1)

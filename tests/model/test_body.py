@@ -102,3 +102,37 @@ def test_encoding_does_not_depend_on_the_number_of_padding_slots(model, batch):
         alone = model.body(**trimmed)
         torch.testing.assert_close(alone.event[0], enc.event[i], atol=1e-4, rtol=1e-4)
         torch.testing.assert_close(alone.tokens[0], enc.tokens[i, :n], atol=1e-4, rtol=1e-4)
+
+
+def _edge_block_per_edge(block, h, index, valid, mask):
+    """The EdgeConv update written per edge (the definition EdgeBlock computes faster)."""
+    x = block.norm(h)
+    b, n, k = index.shape
+    neighbours = torch.stack([x[i, index[i]] for i in range(b)])  # (B, N, k, dim)
+    centre = x.unsqueeze(2).expand_as(neighbours)
+    messages = block.edge(torch.cat([centre, neighbours - centre], dim=-1))
+    weights = valid.unsqueeze(-1).float()
+    aggregated = (messages * weights).sum(2) / weights.sum(2).clamp(min=1.0)
+    keep = mask.unsqueeze(-1).float()
+    h = h + block.scale1(aggregated) * keep
+    return h + block.scale2(block.ffn(block.norm2(h))) * keep
+
+
+def test_edge_block_equals_the_per_edge_message_mean():
+    """Guards the factorised edge MLP (per-object projections, mean before the last layer)
+    against drifting from mean_j MLP([x_i, x_j - x_i]), including objects with no valid
+    neighbour, whose message must stay zero rather than the last layer's bias."""
+    from evenet.model.local import EdgeBlock, knn, neighbourhood
+
+    torch.manual_seed(0)
+    block = EdgeBlock(16, layer_scale=1.0, drop_path=0.0, dropout=0.0).eval()
+    with torch.no_grad():
+        block.edge[3].bias.normal_()  # a zero bias would hide a wrong bias term
+    mask = torch.tensor([[True] * 6 + [False] * 2, [True] + [False] * 7])  # event 2: one object
+    eta, phi = torch.randn(2, 8), torch.rand(2, 8) * 6.28 - 3.14
+    index, valid = knn(eta, phi, mask, 3)
+    h = torch.randn(2, 8, 16)
+    expected = _edge_block_per_edge(block, h, index, valid, mask)
+    got = block(h, neighbourhood(index, valid, h.dtype), mask)
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+    assert not valid[1, 0].any()  # the lone object really had no neighbour
