@@ -15,7 +15,7 @@ from evenet.io.schema import GLOBAL_FEATURES
 from evenet.model.body import CLEAN_LOGSNR, EveNetBody
 from evenet.model.config import ModelConfig, ModelConfigError
 from evenet.model.encoded import Encoded
-from evenet.model.heads.assignment import AssignmentHead
+from evenet.model.heads.assignment import AssignmentHead, group_by_topology
 from evenet.model.heads.classification import ClassificationHead, RegressionHead
 from evenet.model.heads.generation import GlobalGenerationHead, MaskedPointHead, NeutrinoHead
 from evenet.model.heads.segmentation import SegmentationHead
@@ -151,17 +151,24 @@ class EveNet(nn.Module):
     def _assignment_loss(heads: nn.ModuleDict, enc: Encoded, batch: dict) -> torch.Tensor:
         """Mean over events with a topology of their topology's assignment loss. Each
         topology's head sees only its own events (8 heads on every event would cost 8x)."""
-        topology = batch["topology"].long()
         total = enc.event.sum() * 0.0  # graph-connected zero when no event has a topology
+        order, groups = group_by_topology(
+            batch["topology"], [h.topology_id for h in heads.values()]
+        )
+        if not groups:
+            return total
+        enc = enc.select(order)
+        topology, assignment = batch["topology"][order].long(), batch["assignment"][order]
         events = 0
         for head in heads.values():
-            rows = torch.nonzero(topology == head.topology_id).squeeze(1)
-            if rows.numel() == 0:
+            rows = groups.get(head.topology_id)
+            if rows is None:
                 continue
-            sub = {"topology": topology[rows], "assignment": batch["assignment"][rows]}
-            total = total + head.loss(head(enc.select(rows)), sub) * rows.numel()
-            events += rows.numel()
-        return total / max(events, 1)
+            sub = {"topology": topology[rows], "assignment": assignment[rows]}
+            count = rows.stop - rows.start
+            total = total + head.loss(head(enc.select(rows)), sub) * count
+            events += count
+        return total / events
 
     def _noised_copy(self, clean, tasks, mask_fraction, generator) -> dict:
         inputs = dict(clean)

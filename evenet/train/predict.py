@@ -51,7 +51,7 @@ from evenet.io.manifest import load_manifest
 from evenet.io.schema import N_OBJECTS, SPLITS, TARGET_COLUMNS
 from evenet.model.checkpoint import from_checkpoint
 from evenet.model.encoded import Encoded
-from evenet.model.heads.assignment import DAUGHTER_CAP
+from evenet.model.heads.assignment import DAUGHTER_CAP, group_by_topology
 from evenet.model.model import EveNet
 
 R_CAP = 4  # resonance rows of the assignment columns (the largest topology has 3)
@@ -314,11 +314,11 @@ def _assignments(
     probability = torch.zeros((batch, R_CAP), device=device)
     detection = torch.full((batch, R_CAP), -1.0, device=device)
     if topology is not None:
-        topology = topology.long()
+        order, groups = group_by_topology(topology, [h.topology_id for h in heads.values()])
         for head in heads.values():
-            rows = torch.nonzero(topology == head.topology_id).squeeze(1)
-            if rows.numel() == 0:
+            if head.topology_id not in groups:
                 continue
+            rows = order[groups[head.topology_id]]
             found = head.predict(head(enc.select(rows)))
             resonances = found["assignment"].shape[1]
             assignment[rows, :resonances] = found["assignment"]

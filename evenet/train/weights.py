@@ -67,10 +67,18 @@ class TrainWeights:
     def __init__(self, factors: dict[int, float]):
         self.ids = torch.tensor(sorted(factors), dtype=torch.int64)
         self.values = torch.tensor([factors[p] for p in sorted(factors)], dtype=torch.float32)
+        # Moved once per device: a copy from (unpinned) host memory every step would make the
+        # host wait for the GPU to finish the previous step.
+        self._on: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def _lookup(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        if device not in self._on:
+            self._on[device] = (self.ids.to(device), self.values.to(device))
+        return self._on[device]
 
     def __call__(self, batch: dict) -> dict:
         process = batch["process"].long()
-        ids, values = self.ids.to(process.device), self.values.to(process.device)
+        ids, values = self._lookup(process.device)
         index = torch.searchsorted(ids, process).clamp(max=len(ids) - 1)
         factor = torch.where(ids[index] == process, values[index], torch.zeros_like(values[index]))
         batch["train_weight"] = batch["weight"].float() * factor

@@ -285,3 +285,16 @@ def test_segmentation_perfect_prediction_has_low_loss_and_round_trips():
     assert torch.equal(head.predict(out)["segmentation"], expected)
     wrong = dict(batch, segmentation=batch["segmentation"].roll(1, dims=1))
     assert head.loss(out, wrong) > 1.0
+
+
+def test_group_by_topology_slices_each_topologys_events():
+    """Guards the single-sync grouping against mixing topologies or dropping events: every
+    group's slice of the sorted order holds exactly that topology's events, and events with
+    no topology (-1) or an id without a head are in no group."""
+    from evenet.model.heads.assignment import group_by_topology
+
+    topology = torch.tensor([3, -1, 0, 3, 7, 0, 3, 5])
+    order, groups = group_by_topology(topology, [0, 3, 4, 7])
+    assert set(groups) == {0, 3, 7}  # 4 has no events, 5 no head
+    for tid, rows in groups.items():
+        assert sorted(order[rows].tolist()) == torch.nonzero(topology == tid).flatten().tolist()

@@ -95,6 +95,25 @@ def unflatten_index(flat: torch.Tensor, n: int, d: int) -> torch.Tensor:
     return torch.stack(digits[::-1], dim=-1)
 
 
+def group_by_topology(
+    topology: torch.Tensor, ids: list[int]
+) -> tuple[torch.Tensor, dict[int, slice]]:
+    """Events grouped by topology with a single host sync (one per head would stall the host
+    once per topology): ``order`` sorts the batch by topology id and ``groups[id]`` is the
+    slice of ``order`` holding that topology's events (ids without events are left out)."""
+    topology = topology.long()
+    order = torch.argsort(topology, stable=True)
+    # Ids below -1 (none expected) and above the largest known id fall outside every group.
+    shifted = (topology + 1).clamp(min=0)
+    counts = torch.bincount(shifted, minlength=max(ids, default=-1) + 2).tolist()
+    groups, start = {}, 0
+    for value, count in enumerate(counts):
+        if value - 1 in ids and count:
+            groups[value - 1] = slice(start, start + count)
+        start += count
+    return order, groups
+
+
 def resonance_permutations(topology: dict) -> list[tuple[int, ...]]:
     """Row permutations allowed by the resonance symmetries (identity first)."""
     names = list(topology["resonances"])

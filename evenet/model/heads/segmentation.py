@@ -23,12 +23,13 @@ MAX_PERMUTATIONS = 100_000  # Q!/(Q-T)! beyond this the enumeration gets too cos
 
 
 @functools.lru_cache(maxsize=16)
-def _query_permutations(queries: int, instances: int) -> torch.Tensor:
-    """(P, T): every ordered choice of T distinct queries out of Q."""
+def _query_permutations(queries: int, instances: int, device=None) -> torch.Tensor:
+    """(P, T): every ordered choice of T distinct queries out of Q, kept on ``device`` (a host
+    to GPU copy on every call would make the host wait for the GPU)."""
     perms = list(itertools.permutations(range(queries), instances))
     if len(perms) > MAX_PERMUTATIONS:
         raise ValueError(f"{len(perms)} permutations of {queries} queries: too many to enumerate")
-    return torch.tensor(perms, dtype=torch.long).view(len(perms), instances)
+    return torch.tensor(perms, dtype=torch.long, device=device).view(len(perms), instances)
 
 
 def min_cost_matching(cost: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
@@ -41,7 +42,7 @@ def min_cost_matching(cost: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
     batch, queries, instances = cost.shape
     if instances > queries:
         raise ValueError(f"{instances} instances cannot be matched to {queries} queries")
-    perms = _query_permutations(queries, instances).to(cost.device)  # (P, T)
+    perms = _query_permutations(queries, instances, cost.device)  # (P, T)
     columns = torch.arange(instances, device=cost.device)
     per_perm = cost.detach()[:, perms, columns]  # (B, P, T)
     per_perm = torch.where(valid.unsqueeze(1), per_perm, torch.zeros_like(per_perm))
