@@ -94,7 +94,7 @@ class EveNetBody(nn.Module):
 
         event = self.global_embed(globals) + self.time_to_token(cond[:, 0])
         h = torch.cat([event.unsqueeze(1), tokens], dim=1)
-        attn_mask = self._attention_mask(mask, kinematics, h.dtype)
+        attn_mask = self._attention_mask(mask, kinematics, _attention_dtype(h))
         for block in self.blocks:
             h = block(h, cond, attn_mask)
         h = self.norm(h)
@@ -113,3 +113,11 @@ class EveNetBody(nn.Module):
         bias = torch.where(real_pair, bias, torch.zeros((), dtype=dtype, device=bias.device))
         full = torch.nn.functional.pad(bias, (1, 0, 1, 0))  # no bias to/from the event token
         return full + blocked
+
+
+def _attention_dtype(h: torch.Tensor) -> torch.dtype:
+    """The dtype attention runs in (the autocast dtype when autocast is on): the additive mask
+    is built in it because fused attention kernels need the mask's dtype to match the
+    queries', and the fallback computes in float32."""
+    device = h.device.type
+    return torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else h.dtype
