@@ -3,7 +3,8 @@
 #   bash bench/gpu_checks.sh OUTDIR
 # Each run appends one JSON line to OUTDIR/gpu_bench.jsonl (stderr goes to gpu_bench.log).
 # Most important first; each run has its own time limit, and a failed or timed-out run
-# is logged and skipped so the rest still run. PRESET (default lite) picks the model.
+# is logged and skipped so the rest still run. PRESET (default lite) picks the model;
+# SKIP=N skips the first N runs after the smoke test (to go on after a cut-off call).
 set -uo pipefail
 out=${1:?usage: bash bench/gpu_checks.sh OUTDIR}
 preset=${PRESET:-lite}
@@ -11,10 +12,17 @@ mkdir -p "$out"
 results=$out/gpu_bench.jsonl
 log=$out/gpu_bench.log
 export PYTHONUNBUFFERED=1
+skip=${SKIP:-0}
+count=-1 # the smoke test (run 0) always runs
 
 run() { # run LIMIT_S BENCH-ARGS...
     local limit=$1 t0=$SECONDS rc
     shift
+    count=$((count + 1))
+    if [ "$count" -ge 1 ] && [ "$count" -le "$skip" ]; then
+        echo "== skipped ($count <= SKIP): evenet bench $*" | tee -a "$log"
+        return 0
+    fi
     echo "== evenet bench $*" | tee -a "$log"
     timeout "$limit" python3 -m evenet.cli bench "$@" --json >"$out/last.json" 2>>"$log"
     rc=$?
@@ -36,11 +44,17 @@ python3 -c 'import sys, torch; print(sys.version.split()[0], torch.__version__)'
 run 120 model --preset tiny --batch-size 64 --steps 2 --bf16 || exit 1
 python3 -m evenet.cli model --preset "$preset" --json >/dev/null || exit 1
 
-# Baselines, then the compiled body (the open question of 2026-11-25), then the loop.
+# Where a bf16 step still runs float32 products or waits for the GPU, by source line.
+run 120 model --preset "$preset" --mode pretrain --batch-size 1024 --steps 3 --bf16 --audit
+# Eager baselines, then the compiled body (default mode, then CUDA graphs), then the loop.
 run 90 model --preset "$preset" --mode pretrain --batch-size 1024 --steps 10 --bf16
 run 300 model --preset "$preset" --mode pretrain --batch-size 1024 --steps 10 --bf16 --compile
+run 300 model --preset "$preset" --mode pretrain --batch-size 1024 --steps 10 --bf16 \
+    --compile-mode reduce-overhead
 run 90 model --preset "$preset" --mode finetune --batch-size 4096 --steps 10 --bf16
 run 240 model --preset "$preset" --mode finetune --batch-size 4096 --steps 10 --bf16 --compile
+run 240 model --preset "$preset" --mode finetune --batch-size 4096 --steps 10 --bf16 \
+    --compile-mode reduce-overhead
 run 120 train --preset "$preset" --batch-size 1024 --workers 8 --steps 20 --warmup 5 \
     --events 100000
 run 120 train --preset "$preset" --finetune --batch-size 4096 --workers 12 --steps 20 \

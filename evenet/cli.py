@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from evenet.generation.catalogue import EXTERNAL_LHE, CatalogueError
+from evenet.model.config import COMPILE_MODES
 
 
 class UsageError(ValueError):
@@ -220,7 +221,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="bf16 autocast (default: on with a GPU)",
     )
-    bench_train.add_argument("--compile", action="store_true", help="torch.compile the model")
+    bench_train.add_argument("--compile", action="store_true", help="torch.compile the body")
+    bench_train.add_argument(
+        "--compile-mode",
+        choices=COMPILE_MODES,
+        default=None,
+        help="torch.compile mode (implies --compile; reduce-overhead: CUDA graphs)",
+    )
     bench_train.add_argument("--json", action="store_true", help="print one JSON object")
     bench_model = benches.add_parser("model", help="training-step throughput of a preset")
     bench_model.add_argument("--preset", default="tiny", help="tiny | lite | standard")
@@ -237,9 +244,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench_model.add_argument("--device", default=None, help="cpu or cuda (default: cuda if any)")
     bench_model.add_argument("--bf16", action="store_true", help="bf16 autocast (GPU)")
-    bench_model.add_argument("--compile", action="store_true", help="torch.compile the model")
+    bench_model.add_argument("--compile", action="store_true", help="torch.compile the body")
+    bench_model.add_argument(
+        "--compile-mode",
+        choices=COMPILE_MODES,
+        default=None,
+        help="torch.compile mode (implies --compile; reduce-overhead: CUDA graphs)",
+    )
     bench_model.add_argument(
         "--profile", metavar="FILE", help="also profile one step; operator table to FILE"
+    )
+    bench_model.add_argument(
+        "--audit",
+        action="store_true",
+        help="also report, by source line, the float32 matrix products and (CUDA) the host "
+        "syncs of one step",
     )
     bench_model.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
@@ -389,7 +408,8 @@ def _bench(args) -> int:
             warmup=args.warmup,
             events=args.events,
             bf16=args.bf16,
-            compile=args.compile,
+            compile=args.compile or args.compile_mode is not None,
+            compile_mode=args.compile_mode or "default",
         )
         print_result(result, as_json=args.json)
         return 0
@@ -406,8 +426,10 @@ def _bench(args) -> int:
             mode=args.mode,
             device=args.device,
             bf16=args.bf16,
-            compile=args.compile,
+            compile=args.compile or args.compile_mode is not None,
+            compile_mode=args.compile_mode or "default",
             profile=args.profile,
+            audit=args.audit,
         )
         print_result(result, as_json=args.json)
         return 0

@@ -89,9 +89,11 @@ def bench_model(
     device: str | None = None,
     bf16: bool = False,
     compile: bool = False,
+    compile_mode: str = "default",
     profile: str | None = None,
+    audit: bool = False,
 ) -> dict:
-    from evenet.model.opcount import count_ops
+    from evenet.model.opcount import count_ops, float32_matmuls, host_syncs
     from evenet.model.summary import build_for_summary, parameter_table
     from evenet.model.synthetic import synthetic_batch
 
@@ -109,7 +111,7 @@ def bench_model(
     if dev.type == "cuda":
         torch.set_float32_matmul_precision("high")
     if compile:
-        model.body.compile()  # as training does: the body only (see train.trainer._wrap)
+        model.compile_body(compile_mode)  # as training does: the body only
     losses_fn = model.losses
 
     def forward_backward():
@@ -142,6 +144,11 @@ def bench_model(
     profiled = write_profile(step, profile, dev) if profile else {}
     # The optimizer is left out: fused on a GPU, a loop per tensor on the CPU.
     ops = sum(count_ops(forward_backward).values()) if not compile else None
+    audited = (
+        {"float32_matmuls": float32_matmuls(step), "host_syncs": host_syncs(step, dev)}
+        if audit
+        else {}
+    )
     events_per_s = steps * batch_size / wall
     achieved_tflops, mfu = utilisation(flops_per_copy, copies, events_per_s, dev)
     if dev.type == "cuda":
@@ -169,8 +176,10 @@ def bench_model(
         "peak_mem_mb": peak_mem,
         "bf16": bf16,
         "compile": compile,
+        "compile_mode": compile_mode if compile else None,
         "final_loss": float(loss.detach()),
         "ops_per_step": ops,
         "cpu_per_wall": cpu / wall,
         **profiled,
+        **audited,
     }

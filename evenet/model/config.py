@@ -82,6 +82,9 @@ class ModelConfig:
         return self
 
 
+# torch.compile modes accepted for the body ("reduce-overhead" replays CUDA graphs).
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+
 TASKS = (
     "classification",
     "regression",

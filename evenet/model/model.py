@@ -13,7 +13,7 @@ from torch import nn
 
 from evenet.io.schema import GLOBAL_FEATURES
 from evenet.model.body import CLEAN_LOGSNR, EveNetBody
-from evenet.model.config import ModelConfig, ModelConfigError
+from evenet.model.config import COMPILE_MODES, ModelConfig, ModelConfigError
 from evenet.model.encoded import Encoded
 from evenet.model.heads.assignment import AssignmentHead, group_by_topology
 from evenet.model.heads.classification import ClassificationHead, RegressionHead
@@ -76,6 +76,15 @@ class EveNet(nn.Module):
                 dim=hc.generation_dim,
             )
         self.heads = nn.ModuleDict(heads)
+
+    def compile_body(self, mode: str = "default") -> None:
+        """torch.compile the body only, in place (state_dict keys unchanged): its shapes are
+        static (batch, slots), while the heads pick each topology's events, data-dependent
+        shapes that would break the graph and recompile on every batch. ``mode`` is
+        torch.compile's ("reduce-overhead" replays CUDA graphs)."""
+        if mode not in COMPILE_MODES:
+            raise ModelConfigError(f"unknown compile mode '{mode}' ({', '.join(COMPILE_MODES)})")
+        self.body.compile(mode=mode)
 
     # ---- inputs ----------------------------------------------------------------------------
 

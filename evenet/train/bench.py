@@ -67,6 +67,7 @@ def bench_train(
     events: int = 30000,
     bf16: bool | None = None,
     compile: bool = False,
+    compile_mode: str = "default",
 ) -> dict:
     """Rate of the real training loop over ``steps`` steps after ``warmup`` untimed ones."""
     from evenet.model.bench import body_flops_per_copy, utilisation
@@ -87,6 +88,7 @@ def bench_train(
         "checkpoint_every": total,
         "bf16": bf16,
         "compile": compile,
+        "compile_mode": compile_mode,
     }
     if tasks:
         values["tasks"] = tasks
@@ -119,6 +121,7 @@ def bench_train(
         "loader_workers": num_workers,
         "bf16": cuda if bf16 is None else bf16,
         "compile": compile,
+        "compile_mode": compile_mode if compile else None,
         "steps_per_s": events_per_s / batch_size,
         "events_per_s": events_per_s,
         "loader_stall_fraction": stall,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from evenet.model.config import build_dataclass
+from evenet.model.config import COMPILE_MODES, build_dataclass
 from evenet.model.errors import ModelConfigError
 
 PRETRAINING_TASKS = (
@@ -39,6 +39,7 @@ class TrainOptions:
     seed: int = 1
     bf16: bool | None = None  # bf16 autocast; None: on for CUDA, off on CPU
     compile: bool = False  # torch.compile the body (heads stay eager)
+    compile_mode: str = "default"  # torch.compile mode ("reduce-overhead": CUDA graphs)
     body_lr_factor: float = 1.0  # body learning rate / lr (fine-tuning: e.g. 0.1)
     freeze: str = "none"  # none | body | body_except_last:N (requires_grad off)
     eval_every: int = 0  # steps between validation-split losses (0: no validation)
@@ -52,6 +53,13 @@ class TrainOptions:
         unknown = sorted(set(options.loss_weights) - set(options.tasks))
         if unknown:
             raise ModelConfigError(f"training.loss_weights names tasks not trained: {unknown}")
+        for name in ("compile",):
+            if not isinstance(getattr(options, name), bool):
+                raise ModelConfigError(f"training.{name} must be true or false")
+        if options.compile_mode not in COMPILE_MODES:
+            raise ModelConfigError(
+                f"training.compile_mode '{options.compile_mode}' is not one of {COMPILE_MODES}"
+            )
         if options.grad_accumulation < 1 or options.steps < 1 or options.batch_size < 1:
             raise ModelConfigError("training: steps, batch_size, grad_accumulation must be >= 1")
         return options

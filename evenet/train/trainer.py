@@ -161,7 +161,7 @@ def train(
         metrics = MetricsLog(paths.metrics, resume_step=step if step else None)
         if validation is not None:
             val_log = MetricsLog(paths.validation, resume_step=step if step else None)
-    losses_fn = _wrap(model, info, options.compile)
+    losses_fn = _wrap(model, info, options)
     if info.world_size > 1:
         log(f"[train] DDP over {info.world_size} processes; the loader shards events by rank")
 
@@ -336,14 +336,11 @@ def _silent(_line: str) -> None:
     """Progress lines of ranks other than 0 (only rank 0 reports and writes)."""
 
 
-def _wrap(model: EveNet, info: distributed.DistInfo, compile_model: bool):
+def _wrap(model: EveNet, info: distributed.DistInfo, options: TrainOptions):
     """The callable computing the loss terms: DDP-wrapped on several processes (heads whose
     events are absent from a batch, or stage 1's idle heads, leave parameters unused)."""
-    if compile_model:
-        # The body only, in place (state_dict keys unchanged): its shapes are static (batch,
-        # slots), while the heads pick each topology's events, data-dependent shapes that
-        # would break the graph and recompile on every batch.
-        model.body.compile()
+    if options.compile:
+        model.compile_body(options.compile_mode)
     wrapped = model
     if info.world_size > 1:
         from torch.nn.parallel import DistributedDataParallel

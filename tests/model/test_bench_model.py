@@ -9,9 +9,15 @@ def test_bench_model_measures_and_writes_the_profile(tmp_path):
     """Guards against the benchmark reporting figures it did not measure or a profile
     option that writes nothing."""
     profile = tmp_path / "profile.txt"
-    result = bench_model("tiny", batch_size=8, steps=1, mode="finetune", profile=str(profile))
+    result = bench_model(
+        "tiny", batch_size=8, steps=1, mode="finetune", profile=str(profile), audit=True
+    )
     assert result["events_per_s"] > 0 and result["body_gflops_per_copy"] > 0
     assert result["encoded_copies_per_event"] == 1 and result["mfu"] is None  # CPU: no peak
     assert result["ops_per_step"] > 100  # a real forward + backward, not an empty count
+    # fp32 on the CPU: every product of the step is float32, the body's and the backward's
+    assert result["float32_matmuls"]["backward"] > 0
+    assert any(k.startswith("model/") for k in result["float32_matmuls"])
+    assert result["host_syncs"] is None
     text = profile.read_text()
     assert "profile_step_ms" in text and "aten::" in text

@@ -26,6 +26,18 @@ def test_unknown_keys_and_untrained_loss_weights_are_refused():
         TrainOptions.from_dict({"loss_weights": {"regression": 2.0}})
 
 
+def test_compile_options_are_checked():
+    """Guards against a quoted "false" (truthy) switching compilation on, or a mistyped mode
+    reaching torch.compile only after the dataset is loaded."""
+    with pytest.raises(ModelConfigError, match="compile must be true or false"):
+        TrainOptions.from_dict({"compile": "false"})
+    with pytest.raises(ModelConfigError, match="compile_mode 'reduce_overhead'"):
+        TrainOptions.from_dict({"compile_mode": "reduce_overhead"})
+    assert TrainOptions.from_dict({"compile_mode": "reduce-overhead"}).compile_mode == (
+        "reduce-overhead"
+    )
+
+
 def test_pretrain_cli_reports_a_missing_dataset_in_one_line(tmp_path, capsys):
     """Guards against a traceback when the dataset folder is wrong."""
     from evenet.cli import main

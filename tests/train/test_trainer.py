@@ -123,7 +123,7 @@ def test_compiled_training_keeps_checkpoint_keys_and_body_outputs(dataset, tmp_p
     summary = train(dataset, tmp_path / "run", options, log=lambda _: None)
     compiled, _ = from_checkpoint(summary["model"])
     eager, _ = from_checkpoint(summary["model"])
-    compiled.eval().body.compile()
+    compiled.eval().compile_body()
     eager.eval()
     assert compiled.state_dict().keys() == eager.state_dict().keys()
     batch = synthetic_batch(8, eager.topologies, eager.config.num_classes, seed=2)
