@@ -105,8 +105,15 @@ def ddim_sample(
     return x0
 
 
-def masked_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Mean squared error over the entries where `mask` is True.
+def masked_mse(
+    pred: torch.Tensor,
+    target: torch.Tensor,
+    mask: torch.Tensor,
+    weight: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Mean squared error over the entries where `mask` is True, each event's entries weighted
+    by its training `weight` (B,) when given (normalised by the summed |weight| of the masked
+    entries, as `weighted_mean`).
 
     `mask` has the shape of `pred` or lacks its last dim (then it covers whole feature rows).
     Unmasked entries never reach the result, not even as NaN; an empty mask gives a zero that
@@ -116,7 +123,10 @@ def masked_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> 
         mask = mask.unsqueeze(-1)
     mask = mask.expand_as(pred)
     diff = torch.where(mask, pred - target, torch.zeros_like(pred))
-    return diff.square().sum() / mask.sum().clamp(min=1)
+    if weight is None:
+        return diff.square().sum() / mask.sum().clamp(min=1)
+    w = weight.to(pred.dtype).view(-1, *([1] * (pred.ndim - 1)))
+    return (diff.square() * w).sum() / (mask * w.abs()).sum().clamp(min=1e-12)
 
 
 def time_features(logsnr: torch.Tensor, dim: int) -> torch.Tensor:

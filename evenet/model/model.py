@@ -131,7 +131,7 @@ class EveNet(nn.Module):
         b = clean["mask"].shape[0]
         enc_clean = encoded.select(slice(0, b))
         enc_noised = encoded.select(slice(b, None)) if noised else None
-        weight = batch.get("train_weight")
+        weight = batch.get("train_weight")  # per event; the noised copies are in the same order
         terms: dict[str, torch.Tensor] = {}
         for task in tasks:
             head = self.heads[task]
@@ -141,25 +141,32 @@ class EveNet(nn.Module):
                 values = torch.stack([batch[k].float() for k in head.targets], dim=-1)
                 terms[task] = head.loss(head(enc_clean), values, weight)
             elif task == "assignment":
-                terms[task] = self._assignment_loss(head, enc_clean, batch)
+                terms[task] = self._assignment_loss(head, enc_clean, batch, weight)
             elif task == "segmentation":
-                terms[task] = head.loss(head(enc_clean), batch)
+                terms[task] = head.loss(head(enc_clean), batch, weight)
             elif task == "neutrino_generation":
                 nu = self.normalizer.neutrinos(batch["neutrinos"].float())
                 terms[task] = head.loss(
-                    enc_clean, nu, batch["neutrinos_mask"].bool(), generator=generator
+                    enc_clean,
+                    nu,
+                    batch["neutrinos_mask"].bool(),
+                    generator=generator,
+                    weight=weight,
                 )
             elif task == "masked_generation":
-                terms[task] = head.loss(head(enc_noised), noised["objects"])
+                terms[task] = head.loss(head(enc_noised), noised["objects"], weight)
             elif task == "global_generation":
                 g = noised["globals"]
-                terms[task] = head.loss(head(enc_noised, g.g_t, g.logsnr), g)
+                terms[task] = head.loss(head(enc_noised, g.g_t, g.logsnr), g, weight)
         return terms
 
     @staticmethod
-    def _assignment_loss(heads: nn.ModuleDict, enc: Encoded, batch: dict) -> torch.Tensor:
-        """Mean over events with a topology of their topology's assignment loss. Each
-        topology's head sees only its own events (8 heads on every event would cost 8x)."""
+    def _assignment_loss(
+        heads: nn.ModuleDict, enc: Encoded, batch: dict, weight: torch.Tensor | None
+    ) -> torch.Tensor:
+        """Mean over events with a topology of their topology's assignment loss (weighted by
+        ``weight`` when given). Each topology's head sees only its own events (8 heads on every
+        event would cost 8x)."""
         total = enc.event.sum() * 0.0  # graph-connected zero when no event has a topology
         order, groups = group_by_topology(
             batch["topology"], [h.topology_id for h in heads.values()]
@@ -168,16 +175,19 @@ class EveNet(nn.Module):
             return total
         enc = enc.select(order)
         topology, assignment = batch["topology"][order].long(), batch["assignment"][order]
-        events = 0
+        weight = None if weight is None else weight[order]
+        norm = 0.0
         for head in heads.values():
             rows = groups.get(head.topology_id)
             if rows is None:
                 continue
             sub = {"topology": topology[rows], "assignment": assignment[rows]}
-            count = rows.stop - rows.start
-            total = total + head.loss(head(enc.select(rows)), sub) * count
-            events += count
-        return total / events
+            sub_weight = None if weight is None else weight[rows]
+            # Each head's mean, times its share of the normalisation (events or summed |w|).
+            share = rows.stop - rows.start if weight is None else sub_weight.abs().sum()
+            total = total + head.loss(head(enc.select(rows)), sub, sub_weight) * share
+            norm = norm + share
+        return total / (norm if weight is None else norm.clamp(min=1e-12))
 
     def _noised_copy(self, clean, tasks, mask_fraction, generator) -> dict:
         inputs = dict(clean)

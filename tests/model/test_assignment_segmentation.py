@@ -142,8 +142,8 @@ def test_assignment_padded_and_repeated_slots_have_zero_probability():
         assert diagonal.max() < 1e-12
 
 
-def test_assignment_ignores_other_topologies_and_select():
-    """Guards against events of another topology (or deselected ones) leaking into the loss."""
+def test_assignment_ignores_other_topologies_and_zero_weight_events():
+    """Guards against events of another topology (or of zero weight) leaking into the loss."""
     torch.manual_seed(0)
     topo = topology("ttbar_dilepton")
     batch = random_batch(topo, 8, seed=9, other=3)
@@ -153,10 +153,10 @@ def test_assignment_ignores_other_topologies_and_select():
     changed = dict(batch, assignment=batch["assignment"].clone())
     changed["assignment"][5:] = torch.flip(changed["assignment"][5:], dims=[2])
     assert torch.equal(loss, head.loss(out, changed))
-    select = torch.zeros(8, dtype=torch.bool)
-    select[:2] = True
-    assert not torch.allclose(head.loss(out, batch, select), loss)
-    none = head.loss(out, batch, torch.zeros(8, dtype=torch.bool))
+    weight = torch.zeros(8)
+    weight[:2] = 1.0
+    assert not torch.allclose(head.loss(out, batch, weight), loss)
+    none = head.loss(out, batch, torch.zeros(8))
     assert none.item() == 0.0 and none.requires_grad
 
 

@@ -319,3 +319,18 @@ def test_global_head_sample_copies_condition():
     assert not torch.allclose(moved[:, :9], out[:, :9])  # the condition reaches the denoiser
     with pytest.raises(ValueError):
         GlobalGenerationHead(HIDDEN, 11, condition=(11,))
+
+
+def test_masked_mse_weights_each_events_entries():
+    """Guards the per-event training weight in the generation losses: sum(w * d^2) over the
+    masked entries / sum(|w|) over them, and a zero-weight event's entries do not count."""
+    pred, target = torch.randn(3, 4, 2), torch.randn(3, 4, 2)
+    mask = torch.tensor([[1, 1, 0, 0], [1, 0, 0, 0], [1, 1, 1, 1]], dtype=torch.bool)
+    weight = torch.tensor([2.0, -1.0, 0.0])
+    d2 = (pred - target).square() * mask.unsqueeze(-1)
+    w = weight.view(3, 1, 1)
+    expected = (d2 * w).sum() / (mask.unsqueeze(-1).expand_as(pred) * w.abs()).sum()
+    torch.testing.assert_close(masked_mse(pred, target, mask, weight), expected)
+    junk = pred.clone()
+    junk[2] = 1e6  # the zero-weight event
+    torch.testing.assert_close(masked_mse(junk, target, mask, weight), expected)

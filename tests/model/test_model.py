@@ -13,6 +13,7 @@ from evenet.io.topologies import load_topologies
 from evenet.model.config import TASKS, ModelConfigError, preset
 from evenet.model.model import EveNet
 from evenet.model.normalize import neutral_stats
+from evenet.model.summary import build_for_summary
 from evenet.model.synthetic import synthetic_batch
 
 TOPOLOGIES = load_topologies().summary()
@@ -111,3 +112,26 @@ def test_model_cli_reports_parameters_per_preset(capsys):
     assert main(["model", "--preset", "lite", "--summary"]) == 0
     assert "transformer_blocks" in capsys.readouterr().out
     assert main(["model", "--preset", "nope"]) == 2
+
+
+def test_every_loss_weights_events_by_their_training_weight():
+    """Guards the pretraining mix reaching every head, not just classification: with the
+    training weights of some events set to zero, the deterministic losses equal those of the
+    batch without them, and a negative weight sum cannot blow a loss up."""
+    from evenet.model.synthetic import synthetic_batch
+
+    torch.manual_seed(0)
+    model = build_for_summary("tiny").eval()
+    batch = synthetic_batch(12, model.topologies, model.config.num_classes, seed=3)
+    tasks = ("classification", "assignment", "segmentation")
+    keep = torch.arange(12) % 3 != 0
+    weighted = dict(batch, train_weight=keep.float() * 2.5)
+    subset = {k: v[keep] for k, v in batch.items()}
+    with torch.no_grad():
+        full = model.losses(weighted, tasks=tasks)
+        reduced = model.losses(subset, tasks=tasks)
+        for task in tasks:
+            torch.testing.assert_close(full[task], reduced[task], rtol=1e-5, atol=1e-6)
+        signed = dict(batch, train_weight=torch.linspace(-2.0, 1.0, 12))  # sums to -3
+        every = model.losses(signed, mask_fraction=0.5, generator=torch.Generator().manual_seed(1))
+    assert all(bool(torch.isfinite(v)) and abs(float(v)) < 1e3 for v in every.values()), every

@@ -252,14 +252,13 @@ class AssignmentHead(nn.Module):
             usable.append(matched & real & distinct)
         return tuples, usable
 
-    def loss(self, out: dict, batch: dict, select: torch.Tensor | None = None) -> torch.Tensor:
-        """Mean over this topology's events of min over resonance permutations of the summed
-        assignment NLL, plus the detection BCE under the chosen permutation."""
+    def loss(self, out: dict, batch: dict, weight: torch.Tensor | None = None) -> torch.Tensor:
+        """Mean over this topology's events (weighted by ``weight`` (B,) when given, as
+        `weighted_mean`) of min over resonance permutations of the summed assignment NLL,
+        plus the detection BCE under the chosen permutation."""
         mask = out["mask"]
         n = mask.shape[1]
         use = batch["topology"].long() == self.topology_id
-        if select is not None:
-            use = use & select.bool()
         tuples, usable = self._targets(batch, mask)
         assignment = batch["assignment"].long()
         matched = torch.stack(
@@ -285,8 +284,11 @@ class AssignmentHead(nn.Module):
             out["detection"], detect_target, reduction="none"
         ).sum(-1)
         per_event = torch.where(use, assign + bce, torch.zeros_like(bce))
-        # Dividing by at least 1 keeps a graph-connected zero when no event qualifies.
-        return per_event.sum() / use.sum().clamp(min=1)
+        if weight is None:
+            # Dividing by at least 1 keeps a graph-connected zero when no event qualifies.
+            return per_event.sum() / use.sum().clamp(min=1)
+        w = weight.to(per_event.dtype) * use
+        return (per_event * w).sum() / w.abs().sum().clamp(min=1e-12)
 
     @torch.no_grad()
     def predict(self, out: dict) -> dict[str, torch.Tensor]:

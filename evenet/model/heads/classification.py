@@ -20,11 +20,15 @@ def _mlp(dim_in: int, hidden: int, layers: int, dim_out: int) -> nn.Sequential:
 
 
 def weighted_mean(values: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
-    """Mean of per-event ``values``, weighted by ``weight`` when given (sum of weights > 0)."""
+    """Mean of per-event ``values`` weighted by ``weight`` when given: sum(w * v) / sum(|w|).
+
+    Training weights keep their sign (NLO samples); normalising by sum(|w|) rather than sum(w)
+    keeps a batch whose weights sum to zero or below from dividing by ~0 (same gradient
+    direction, a positive factor per batch)."""
     if weight is None:
         return values.mean()
     weight = weight.to(values.dtype)
-    return (values * weight).sum() / weight.sum().clamp(min=1e-12)
+    return (values * weight).sum() / weight.abs().sum().clamp(min=1e-12)
 
 
 class ClassificationHead(nn.Module):

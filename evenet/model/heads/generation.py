@@ -100,8 +100,10 @@ class NeutrinoHead(nn.Module):
         nu0: torch.Tensor,
         nu_mask: torch.Tensor,
         generator: torch.Generator | None = None,
+        weight: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """v-prediction MSE over the existing neutrino slots (nu_mask True), t ~ U(0, 1)."""
+        """v-prediction MSE over the existing neutrino slots (nu_mask True), t ~ U(0, 1);
+        events weighted by ``weight`` (B,) when given."""
         # Missing neutrinos may hold anything (NaN included); they still pass through self-
         # attention, so give them a harmless value.
         nu0 = torch.where(nu_mask.unsqueeze(-1), nu0, torch.zeros_like(nu0))
@@ -109,7 +111,7 @@ class NeutrinoHead(nn.Module):
         noise = _normal(tuple(nu0.shape), nu0, generator)
         logsnr = logsnr_schedule(t)
         pred = self(enc, q_sample(nu0, logsnr, noise), logsnr)
-        return masked_mse(pred, v_target(nu0, noise, logsnr), nu_mask)
+        return masked_mse(pred, v_target(nu0, noise, logsnr), nu_mask, weight)
 
     @torch.no_grad()
     def sample(
@@ -210,9 +212,11 @@ class MaskedPointHead(nn.Module):
         """Predicted v per slot (B, N, F) from the body's tokens."""
         return self.mlp(enc.tokens)
 
-    def loss(self, pred_v: torch.Tensor, noised: NoisedObjects) -> torch.Tensor:
-        """MSE on the noised slots only."""
-        return masked_mse(pred_v, noised.v, noised.noised)
+    def loss(
+        self, pred_v: torch.Tensor, noised: NoisedObjects, weight: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """MSE on the noised slots only (events weighted by ``weight`` when given)."""
+        return masked_mse(pred_v, noised.v, noised.noised, weight)
 
 
 # --------------------------------------------------------------------------------------------
@@ -289,9 +293,11 @@ class GlobalGenerationHead(nn.Module):
         features = [self.event_in(enc.event), g_t, time_features(logsnr, self.time_dim)]
         return self.mlp(torch.cat(features, dim=-1))
 
-    def loss(self, pred: torch.Tensor, noised: NoisedGlobals) -> torch.Tensor:
-        """MSE on the generated columns only."""
-        return masked_mse(pred, noised.v, noised.generated)
+    def loss(
+        self, pred: torch.Tensor, noised: NoisedGlobals, weight: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """MSE on the generated columns only (events weighted by ``weight`` when given)."""
+        return masked_mse(pred, noised.v, noised.generated, weight)
 
     @torch.no_grad()
     def sample(

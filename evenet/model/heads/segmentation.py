@@ -131,12 +131,12 @@ class SegmentationHead(nn.Module):
         member = seg.unsqueeze(1) == rows.view(1, -1, 1)  # (B, C, N)
         return member, member.any(-1), real
 
-    def loss(self, out: dict, batch: dict, select: torch.Tensor | None = None) -> torch.Tensor:
+    def loss(self, out: dict, batch: dict, weight: torch.Tensor | None = None) -> torch.Tensor:
         """Weighted class CE over all queries (unmatched -> no resonance) plus mask BCE over
-        the real slots of matched queries; matching by `min_cost_matching`."""
+        the real slots of matched queries; matching by `min_cost_matching`. Events weighted
+        by ``weight`` (B,) when given (normalised by summed |weight|, as `weighted_mean`)."""
         class_logits, mask_logits = out["class_logits"], out["mask_logits"]
         member, present, real = self._instances(batch)
-        use = torch.ones_like(present[:, 0]) if select is None else select.bool()
         target = member.to(mask_logits.dtype)
         with torch.no_grad():
             class_prob = class_logits.float().softmax(-1)[..., : self.num_classes]  # (B, Q, C)
@@ -148,16 +148,18 @@ class SegmentationHead(nn.Module):
         no_object = torch.full_like(is_matched, self.num_classes, dtype=torch.long)
         class_target = torch.where(is_matched, pairs.long().argmax(-1), no_object)
         ce = F.cross_entropy(class_logits.transpose(1, 2), class_target, reduction="none")
-        ce_weight = self.class_weight.to(ce.dtype)[class_target] * use.unsqueeze(1)
-        class_loss = (ce * ce_weight).sum() / ce_weight.sum().clamp(min=1e-6)
+        w = torch.ones_like(ce[:, :1]) if weight is None else weight.to(ce.dtype).unsqueeze(1)
+        ce_weight = self.class_weight.to(ce.dtype)[class_target]  # (B, Q)
+        class_loss = (ce * ce_weight * w).sum() / (ce_weight * w.abs()).sum().clamp(min=1e-6)
         mask_target = torch.einsum("bqc,bcn->bqn", pairs.to(target.dtype), target)
         safe = torch.where(real.unsqueeze(1), mask_logits, torch.zeros_like(mask_logits))
         bce = F.binary_cross_entropy_with_logits(safe, mask_target, reduction="none")
-        slot_weight = real.unsqueeze(1) & (is_matched & use.unsqueeze(1)).unsqueeze(-1)
+        slot_weight = real.unsqueeze(1) & is_matched.unsqueeze(-1)
         bce = torch.where(slot_weight, bce, torch.zeros_like(bce)).sum(-1)
         per_query = bce / real.sum(-1, keepdim=True).clamp(min=1)  # mean over real slots
-        n_matched = (is_matched & use.unsqueeze(1)).sum().clamp(min=1)
-        return class_loss + per_query.sum() / n_matched
+        matched_w = is_matched.to(w.dtype) * w.abs()
+        mask_loss = (per_query * w).sum() / matched_w.sum().clamp(min=1e-6)
+        return class_loss + mask_loss
 
     @torch.no_grad()
     def predict(self, out: dict) -> dict[str, torch.Tensor]:
