@@ -169,3 +169,27 @@ def test_every_scheduled_command_parses_with_the_cli(dry_runs):
     parser = build_parser()
     for command in commands:
         parser.parse_args(shlex.split(command)[1:])  # exits (fails the test) on a bad option
+
+
+def test_perlmutter_pretraining_starts_one_task_per_gpu(dry_runs):
+    """Guards against DDP silently running as one process on a 4-GPU node: without an `mpi`
+    resource the SLURM executor wraps the command in `srun -n1`, so the rule's command must
+    start the tasks itself, with their CPUs (srun does not inherit --cpus-per-task). Local
+    runs start the plain command."""
+    output, _ = dry_runs("perlmutter")
+    pretrain = re.findall(r"^Shell command: (.*evenet pretrain .*)$", output, flags=re.MULTILINE)
+    assert len(pretrain) == 1 and pretrain[0].startswith("srun -n 4 -c 32 evenet pretrain ")
+    finetune = re.findall(r"^Shell command: (.*evenet finetune .*)$", output, flags=re.MULTILINE)
+    assert finetune and all(c.startswith("evenet finetune ") for c in finetune)
+    local, _ = dry_runs("ci")
+    assert re.search(r"^Shell command: evenet pretrain ", local, flags=re.MULTILINE)
+
+
+def test_training_launcher_reads_the_job_resources():
+    from evenet.launch import training_launcher
+
+    assert training_launcher({}) == ""
+    assert training_launcher({"mpi": "srun", "tasks": 8, "cpus_per_task": 32}) == (
+        "srun -n 8 -c 32 "
+    )
+    assert training_launcher({"mpi": "srun", "tasks": 2}) == "srun -n 2 "

@@ -69,8 +69,11 @@ def setup(device: str | None = None) -> DistInfo:
             os.environ.setdefault("MASTER_PORT", "29500")
             dist.init_process_group("nccl" if cuda else "gloo", rank=rank, world_size=world)
     if cuda:
-        torch.cuda.set_device(local)
-        target = torch.device("cuda", local)
+        # Every GPU of the node visible to every task (srun's default): the task's own is its
+        # local rank; one GPU per task (--gpus-per-task=1): it is device 0.
+        index = local % torch.cuda.device_count()
+        torch.cuda.set_device(index)
+        target = torch.device("cuda", index)
     else:
         target = torch.device("cpu")
     return DistInfo(rank, world, local, target)

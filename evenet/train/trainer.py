@@ -345,7 +345,7 @@ def _wrap(model: EveNet, info: distributed.DistInfo, options: TrainOptions):
     if info.world_size > 1:
         from torch.nn.parallel import DistributedDataParallel
 
-        ids = [info.local_rank] if info.device.type == "cuda" else None
+        ids = [info.device.index] if info.device.type == "cuda" else None
         wrapped = DistributedDataParallel(model, device_ids=ids, find_unused_parameters=True)
     return wrapped
 

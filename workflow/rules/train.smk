@@ -1,8 +1,10 @@
 # Stage 3: training. Pretraining runs once on config training.pretrain_dataset; on SLURM it
-# is one GPU job (profiles/perlmutter sets its nodes and GPUs), launched as one process per GPU
-# by srun (evenet.train.distributed reads the SLURM variables).
+# is one GPU job (profiles/perlmutter sets its nodes and GPUs, and `mpi: srun`), whose command
+# starts one process per GPU with srun (evenet.launch; evenet.train.distributed reads the
+# SLURM variables).
 
 from evenet import paths
+from evenet.launch import training_launcher
 from evenet.config import snakemake_configfiles
 
 
@@ -18,6 +20,7 @@ rule pretrain:
         configs=snakemake_configfiles(workflow),
         dataset=paths.dataset_dir(config, paths.pretrain_dataset(config)),
         run=paths.pretrain_dir(config),
+        launch=lambda wildcards, resources: training_launcher(resources),
     output:
         **paths.pretrain_outputs(config),
     log:
@@ -29,7 +32,7 @@ rule pretrain:
         mem_mb=8000,  # model, optimizer, two loader workers with their shuffle windows
     shell:
         # --resume: a rerun after a timeout or preemption continues from checkpoints/last.pt
-        "evenet pretrain --dataset {params.dataset:q} --output {params.run:q} --resume"
+        "{params.launch}evenet pretrain --dataset {params.dataset:q} --output {params.run:q} --resume"
         " --config {params.configs:q} > {log:q} 2>&1"
 
 
