@@ -395,7 +395,8 @@ def _restore(path, model, optimizer, scheduler, ema, loader, options, tracker) -
     saved = {
         k: v
         for k, v in state["options"].items()
-        if k not in ("steps", "checkpoint_every", "log_every")
+        # Options that change neither the model, the data order nor the optimisation.
+        if k not in ("steps", "checkpoint_every", "log_every", "compile", "compile_mode")
     }
     now = {k: v for k, v in options.to_dict().items() if k in saved}
     differ = {k: (saved[k], now[k]) for k in saved if saved[k] != now[k]}

@@ -74,6 +74,10 @@ def test_resume_with_other_options_is_refused(dataset, tmp_path):
     changed = TrainOptions(**{**options.__dict__, "lr": 0.5, "steps": 4})
     with pytest.raises(CheckpointError, match="lr"):
         train(dataset, tmp_path / "run", changed, resume=True, log=lambda _: None)
+    # How the body is compiled changes no state: a killed run may resume compiled.
+    other_mode = TrainOptions(**{**options.__dict__, "compile_mode": "max-autotune", "steps": 3})
+    summary = train(dataset, tmp_path / "run", other_mode, resume=True, log=lambda _: None)
+    assert summary["steps"] == 3
 
 
 def test_bench_train_reports_rates_and_loader_stalls():
