@@ -51,10 +51,12 @@ run 90 model --preset "$preset" --mode pretrain --batch-size 1024 --steps 10 --b
 run 300 model --preset "$preset" --mode pretrain --batch-size 1024 --steps 10 --bf16 --compile
 run 300 model --preset "$preset" --mode pretrain --batch-size 1024 --steps 10 --bf16 \
     --compile-mode reduce-overhead
-run 90 model --preset "$preset" --mode finetune --batch-size 4096 --steps 10 --bf16
-run 240 model --preset "$preset" --mode finetune --batch-size 4096 --steps 10 --bf16 --compile
-run 240 model --preset "$preset" --mode finetune --batch-size 4096 --steps 10 --bf16 \
-    --compile-mode reduce-overhead
+# Fine-tuning as the haa analysis has it (one assignment head), then all heads as on 11-25.
+ft="model --preset $preset --mode finetune --batch-size 4096 --steps 10 --bf16"
+run 90 $ft --topologies haa_4b
+run 240 $ft --topologies haa_4b --compile
+run 240 $ft --topologies haa_4b --compile-mode reduce-overhead
+run 90 $ft
 run 120 train --preset "$preset" --batch-size 1024 --workers 8 --steps 20 --warmup 5 \
     --events 100000
 run 120 train --preset "$preset" --finetune --batch-size 4096 --workers 12 --steps 20 \

@@ -255,6 +255,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--profile", metavar="FILE", help="also profile one step; operator table to FILE"
     )
     bench_model.add_argument(
+        "--topologies",
+        type=lambda text: [t for t in text.split(",") if t],
+        default=None,
+        metavar="NAMES",
+        help="assignment heads for these topologies only (comma-separated; default: all), "
+        "e.g. haa_4b for the fine-tuning of the haa analysis",
+    )
+    bench_model.add_argument(
         "--audit",
         action="store_true",
         help="also report, by source line, the float32 matrix products and (CUDA) the host "
@@ -430,6 +438,7 @@ def _bench(args) -> int:
             compile_mode=args.compile_mode or "default",
             profile=args.profile,
             audit=args.audit,
+            topologies=args.topologies,
         )
         print_result(result, as_json=args.json)
         return 0

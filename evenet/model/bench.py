@@ -92,13 +92,14 @@ def bench_model(
     compile_mode: str = "default",
     profile: str | None = None,
     audit: bool = False,
+    topologies: list[str] | None = None,
 ) -> dict:
     from evenet.model.opcount import count_ops, float32_matmuls, host_syncs
     from evenet.model.summary import build_for_summary, parameter_table
     from evenet.model.synthetic import synthetic_batch
 
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    model = build_for_summary(preset_name).to(dev).train()
+    model = build_for_summary(preset_name, topologies=topologies).to(dev).train()
     params = parameter_table(model)
     batch_size = batch_size or _DEFAULT_BATCH.get(preset_name, 256)
     batch = synthetic_batch(batch_size, model.topologies, model.config.num_classes, seed=1)
@@ -163,6 +164,7 @@ def bench_model(
         "preset": preset_name,
         "mode": mode,
         "tasks": list(tasks),
+        "topologies": [t["name"] for t in model.topologies],
         "params_total": params["params_total"],
         "params_body": params["params_body"],
         "params_heads": params["params_heads"],

@@ -52,17 +52,27 @@ def format_table(table: dict) -> str:
     return "\n".join(lines)
 
 
-def build_for_summary(preset_name: str, checkpoint: str | None = None) -> EveNet:
+def build_for_summary(
+    preset_name: str, checkpoint: str | None = None, topologies: list[str] | None = None
+) -> EveNet:
     """The model of a checkpoint, or a preset with every pretraining head, neutral stats and
-    the topologies of config/topologies.yaml."""
+    the topologies of config/topologies.yaml (only the named ones when ``topologies`` is
+    given: an analysis fine-tuning has assignment heads for its own topologies only)."""
     if checkpoint is not None:
         from evenet.model.checkpoint import from_checkpoint
 
         return from_checkpoint(checkpoint)[0]
     from evenet.generation.catalogue import load_catalogue
     from evenet.io.topologies import load_topologies
-    from evenet.model.config import preset
+    from evenet.model.config import ModelConfigError, preset
     from evenet.model.normalize import neutral_stats
 
     config = preset(preset_name, num_classes=len(load_catalogue()))
-    return EveNet(config, neutral_stats(), load_topologies().summary())
+    known = load_topologies().summary()
+    if topologies is not None:
+        unknown = sorted(set(topologies) - {t["name"] for t in known})
+        if unknown:
+            names = ", ".join(t["name"] for t in known)
+            raise ModelConfigError(f"unknown topologies {unknown} (known: {names})")
+        known = [t for t in known if t["name"] in topologies]
+    return EveNet(config, neutral_stats(), known)

@@ -21,3 +21,18 @@ def test_bench_model_measures_and_writes_the_profile(tmp_path):
     assert result["host_syncs"] is None
     text = profile.read_text()
     assert "profile_step_ms" in text and "aten::" in text
+
+
+def test_bench_model_can_keep_only_an_analysis_topology():
+    """Guards the fine-tuning benchmark of one analysis: only its topology's assignment head
+    is built, and a mistyped name is an error rather than an empty list of heads."""
+    import pytest
+
+    from evenet.model.errors import ModelConfigError
+
+    result = bench_model("tiny", batch_size=8, steps=1, mode="finetune", topologies=["haa_4b"])
+    assert result["topologies"] == ["haa_4b"]
+    every = bench_model("tiny", batch_size=8, steps=1, mode="finetune")
+    assert len(every["topologies"]) > 1 and every["ops_per_step"] > result["ops_per_step"]
+    with pytest.raises(ModelConfigError, match="haa4b"):
+        bench_model("tiny", steps=1, topologies=["haa4b"])
