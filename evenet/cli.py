@@ -221,13 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="bf16 autocast (default: on with a GPU)",
     )
-    bench_train.add_argument("--compile", action="store_true", help="torch.compile the body")
-    bench_train.add_argument(
-        "--compile-mode",
-        choices=COMPILE_MODES,
-        default=None,
-        help="torch.compile mode (implies --compile; reduce-overhead: CUDA graphs)",
-    )
+    _add_compile_options(bench_train)
     bench_train.add_argument("--json", action="store_true", help="print one JSON object")
     bench_model = benches.add_parser("model", help="training-step throughput of a preset")
     bench_model.add_argument("--preset", default="tiny", help="tiny | lite | standard")
@@ -244,13 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench_model.add_argument("--device", default=None, help="cpu or cuda (default: cuda if any)")
     bench_model.add_argument("--bf16", action="store_true", help="bf16 autocast (GPU)")
-    bench_model.add_argument("--compile", action="store_true", help="torch.compile the body")
-    bench_model.add_argument(
-        "--compile-mode",
-        choices=COMPILE_MODES,
-        default=None,
-        help="torch.compile mode (implies --compile; reduce-overhead: CUDA graphs)",
-    )
+    _add_compile_options(bench_model)
     bench_model.add_argument(
         "--profile", metavar="FILE", help="also profile one step; operator table to FILE"
     )
@@ -270,6 +258,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench_model.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
+
+
+def _add_compile_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--compile", action="store_true", help="torch.compile the body")
+    parser.add_argument(
+        "--compile-mode",
+        choices=COMPILE_MODES,
+        default=None,
+        help="torch.compile mode (implies --compile; reduce-overhead: CUDA graphs)",
+    )
 
 
 def _resolve(args):
