@@ -1,11 +1,12 @@
-# EveNet pipeline: generate -> convert -> pretrain -> fine-tune -> report (DESIGN.md).
+# EveNet pipeline: generate -> convert -> pretrain -> fine-tune -> analyses (DESIGN.md).
 # Table of contents only: configuration, validation, wildcard constraints, rule files, `all`.
-# Paths come from evenet/paths.py, sample and shard bookkeeping from evenet/config.py.
+# Paths come from evenet/paths.py, each job's options from evenet/job_options.py.
 
 import os
 import sys
 
-from snakemake.utils import min_version, validate
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import min_version
 
 min_version("9.0")
 
@@ -14,7 +15,13 @@ min_version("9.0")
 # needs the package installed: `pip install -e .` (README.md).
 sys.path.insert(0, workflow.basedir)
 
-from evenet import paths  # noqa: E402
+from evenet import analyses, paths  # noqa: E402
+from evenet.config import (  # noqa: E402
+    ConfigError,
+    config_origin,
+    snakemake_configfiles,
+    validate as validate_config,
+)
 
 
 # config/config.yaml is the local-scale default; profiles and users layer overrides on top
@@ -24,7 +31,12 @@ from evenet import paths  # noqa: E402
 configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 
-validate(config, "workflow/schemas/config.schema.yaml")
+# The central schema (workflow/schemas/config.schema.yaml) and, for each analysis section,
+# analyses/<name>/schema.yaml; an error names the key and the file that set it.
+try:
+    validate_config(config, origin=config_origin(snakemake_configfiles(workflow)))
+except ConfigError as error:
+    raise WorkflowError(str(error)) from None
 
 
 wildcard_constraints:
@@ -33,6 +45,7 @@ wildcard_constraints:
     dataset=paths.SAMPLE_REGEX,
     variant=paths.SAMPLE_REGEX,
     analysis=paths.SAMPLE_REGEX,
+    run=paths.SAMPLE_REGEX,
     mode="|".join(paths.FINETUNE_MODES),
     seed=r"\d+",
     size=paths.SIZE_REGEX,
@@ -43,17 +56,23 @@ include: "workflow/rules/convert.smk"
 include: "workflow/rules/train.smk"
 
 
+# Each enabled analysis (config `analyses:`, DESIGN.md "Analyses") brings its rules and its
+# target <name>_all.
+for _analysis in analyses.enabled(config):
+
+    include: analyses.rules_file(_analysis)
+
+
 rule all:
     """Everything the configuration asks for.
 
-    Currently: every reconstruction ntuple (rule generate_all), every dataset with its
-    statistics (rule datasets_all), the pretrained model (rule pretrain) and the test-split
-    predictions of every fine-tuning of training.runs (rules finetune, predict). The analyses
-    add their targets here.
+    Every reconstruction ntuple (rule generate_all), every dataset with its statistics (rule
+    datasets_all), the pretrained model (rule pretrain) and the whole result of every enabled
+    analysis (rules <name>_all, which request the fine-tunings and predictions they need).
     """
     default_target: True
     input:
         rules.generate_all.input,
         rules.datasets_all.input,
         rules.pretrain.output,
-        paths.all_predictions(config),
+        analyses.all_targets(rules, config),

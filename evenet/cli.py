@@ -29,12 +29,23 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _add_options_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--options",
+        metavar="JSON",
+        help="the job's resolved options as one JSON object (what the workflow passes; "
+        "evenet.job_options) instead of --config files",
+    )
+
+
 def _add_generation_args(parser: argparse.ArgumentParser, output_required: bool) -> None:
     parser.add_argument(
         "--process",
         help=f"process name from config/processes.yaml (default with --lhe: {EXTERNAL_LHE})",
     )
-    parser.add_argument("--events", type=_positive_int, required=True, help="events to generate")
+    parser.add_argument(
+        "--events", type=_positive_int, help="events to generate (required without --options)"
+    )
     parser.add_argument(
         "--seed",
         type=_positive_int,
@@ -74,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     generate = commands.add_parser("generate", help="Pythia 8 + detector -> ROOT ntuple")
     _add_generation_args(generate, output_required=True)
+    _add_options_arg(generate)
 
     convert = commands.add_parser("convert", help="reconstruction files -> Parquet point clouds")
     convert.add_argument(
@@ -110,9 +122,10 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="CFG",
         help="config files in layering order (default: config/config.yaml)",
     )
+    _add_options_arg(convert)
 
     dataset = commands.add_parser("dataset", help="a dataset manifest over converted samples")
-    dataset.add_argument("--name", required=True, help="dataset name")
+    dataset.add_argument("--name", help="dataset name (required without --options)")
     dataset.add_argument(
         "--samples",
         nargs="+",
@@ -128,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="classes in order: a process name or NAME=proc1+proc2 "
         "(default: one class per process id present)",
     )
+    _add_options_arg(dataset)
 
     stats = commands.add_parser("stats", help="stats.json of a dataset and a printed summary")
     stats.add_argument("dataset", help="dataset or sample folder (or its manifest.json)")
@@ -141,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--stop-after", type=_positive_int, default=None, help="end after N steps (resumable)"
     )
     pretrain.add_argument("--steps", type=_positive_int, help="override training.pretrain.steps")
+    _add_options_arg(pretrain)
 
     finetune = commands.add_parser("finetune", help="fine-tune a pretrained body on a dataset")
     finetune.add_argument("--dataset", required=True, help="analysis dataset folder")
@@ -154,16 +169,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     finetune.add_argument("--config", nargs="+", default=None, metavar="CFG")
     finetune.add_argument("--resume", action="store_true", help="continue checkpoints/last.pt")
+    _add_options_arg(finetune)
 
     predict = commands.add_parser("predict", help="per-event outputs of a model on a split")
     predict.add_argument("--checkpoint", required=True, help="model.pt of a training run")
     predict.add_argument("--dataset", required=True, help="dataset folder")
     predict.add_argument("--output", required=True, help="Parquet file to write")
-    predict.add_argument("--split", default="test", choices=("train", "val", "test"))
     predict.add_argument(
-        "--neutrino-samples", type=int, default=0, help="neutrino solutions per event"
+        "--splits",
+        nargs="+",
+        choices=("train", "val", "test"),
+        help="splits to predict, into one file with a split column (default: test)",
     )
+    predict.add_argument(
+        "--neutrino-samples", type=int, help="neutrino solutions per event (default 0)"
+    )
+    predict.add_argument("--diffusion-steps", type=int, help="DDIM steps per sample (default 20)")
     predict.add_argument("--seed", type=int, default=0, help="seed of the diffusion sampling")
+    _add_options_arg(predict)
 
     model = commands.add_parser("model", help="build a model preset; print its parameters")
     model.add_argument("--preset", default="tiny", help="tiny | lite | standard (default tiny)")
@@ -270,21 +293,40 @@ def _add_compile_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _generation_from_options(args):
+    """Config (generation and detector sections) and process of a workflow job's --options."""
+    from evenet import job_options
+    from evenet.generation.catalogue import process_from_dict
+
+    options = job_options.parse(args.options)
+    try:
+        args.events, args.seed = int(options["events"]), int(options["seed"])
+        config = {"generation": options["generation"], "detector": options["detector"]}
+        return config, process_from_dict(options["process"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise UsageError(f"--options lacks a generation setting: {error!r}") from None
+
+
 def _resolve(args):
     """Config, process and inputs of a generation command, checked."""
     from evenet.config import default_config_path, load_config
     from evenet.generation.catalogue import DEFAULT_CATALOGUE, get_process
     from evenet.generation.seeds import PYTHIA_MAX_SEED
 
+    if getattr(args, "options", None):
+        config, process = _generation_from_options(args)
+    else:
+        if args.events is None:
+            raise UsageError("give --events N (the number of events to generate)")
+        config = load_config(args.config or [default_config_path()])
+        name = args.process or (EXTERNAL_LHE if args.lhe else None)
+        if name is None:
+            raise UsageError("give --process NAME (or --lhe FILE to shower external events)")
+        process = get_process(name, args.catalogue or DEFAULT_CATALOGUE)
     if args.seed > PYTHIA_MAX_SEED:
         raise UsageError(
             f"--seed must be at most {PYTHIA_MAX_SEED} (Pythia's range), got {args.seed}"
         )
-    config = load_config(args.config or [default_config_path()])
-    name = args.process or (EXTERNAL_LHE if args.lhe else None)
-    if name is None:
-        raise UsageError("give --process NAME (or --lhe FILE to shower external events)")
-    process = get_process(name, args.catalogue or DEFAULT_CATALOGUE)
     lhe = None
     if args.lhe:
         from evenet.generation.lhe import check_lhe
@@ -317,13 +359,29 @@ def _generate(args) -> int:
     return 0
 
 
+def _training_values(args, section: str) -> dict:
+    """training.<section> of the --config files, or the "training" of a job's --options; the
+    values that differ from the schema defaults are printed (provenance in the job log)."""
+    from evenet import job_options
+    from evenet.config import default_config_path, load_config, section_defaults
+
+    if args.options:
+        values = dict(job_options.parse(args.options).get("training") or {})
+    else:
+        values = dict(load_config(args.config or [default_config_path()])["training"][section])
+    changed = job_options.differences(values, section_defaults("training", section))
+    print(
+        f"[{section}] options differing from the defaults: " + ("; ".join(changed) or "none"),
+        file=sys.stderr,
+    )
+    return values
+
+
 def _pretrain(args) -> int:
-    from evenet.config import default_config_path, load_config
     from evenet.train.options import TrainOptions
     from evenet.train.trainer import train
 
-    config = load_config(args.config or [default_config_path()])
-    values = dict(config["training"]["pretrain"])
+    values = _training_values(args, "pretrain")
     if args.steps:
         values["steps"] = args.steps
     summary = train(
@@ -339,14 +397,19 @@ def _pretrain(args) -> int:
 
 
 def _finetune(args) -> int:
-    from evenet.config import default_config_path, load_config
+    from evenet import job_options
     from evenet.train.finetune import finetune
     from evenet.train.options import TrainOptions
 
+    heads: bool | list[str] = args.heads
+    if args.options:
+        options = job_options.parse(args.options)
+        heads = list(options.get("load_heads") or [])
+        if options.get("mode") == "scratch" and not args.scratch:
+            raise UsageError("--options is for a scratch run: give --scratch")
     if args.scratch == bool(args.pretrained):
         raise UsageError("give exactly one of --pretrained CHECKPOINT and --scratch")
-    config = load_config(args.config or [default_config_path()])
-    values = dict(config["training"]["finetune"])
+    values = _training_values(args, "finetune")
     if args.seed is not None:
         values["seed"] = args.seed
     if args.train_events is not None:
@@ -357,7 +420,7 @@ def _finetune(args) -> int:
         TrainOptions.from_dict(values),
         pretrained=args.pretrained,
         scratch=args.scratch,
-        load_heads=args.heads,
+        load_heads=heads,
         resume=args.resume,
         log=lambda line: print(line, file=sys.stderr),
     )
@@ -366,14 +429,27 @@ def _finetune(args) -> int:
 
 
 def _predict(args) -> int:
+    from evenet import job_options
     from evenet.train.predict import predict
 
+    settings = dict(job_options.PREDICT_DEFAULTS)
+    if args.options:
+        settings.update(job_options.parse(args.options))
+    for key in ("splits", "neutrino_samples", "diffusion_steps"):
+        if getattr(args, key) is not None:
+            settings[key] = getattr(args, key)
+    changed = job_options.differences(settings, job_options.PREDICT_DEFAULTS)
+    print(
+        "[predict] options differing from the defaults: " + ("; ".join(changed) or "none"),
+        file=sys.stderr,
+    )
     result = predict(
         args.checkpoint,
         args.dataset,
         args.output,
-        split=args.split,
-        neutrino_samples=args.neutrino_samples,
+        splits=settings["splits"],
+        neutrino_samples=settings["neutrino_samples"],
+        diffusion_steps=settings["diffusion_steps"],
         seed=args.seed,
         log=lambda line: print(line, file=sys.stderr),
     )
@@ -480,11 +556,18 @@ def _expand_inputs(patterns: list[str]) -> list[Path]:
 
 
 def _convert(args) -> int:
+    from evenet import job_options
     from evenet.config import conversion_config, default_config_path, load_config
     from evenet.io.convert import convert_sample
 
-    config = load_config(args.config or [default_config_path()])
-    config["conversion"] = conversion_config(config, args.variant)
+    if args.options:
+        options = job_options.parse(args.options)
+        job_options.check_topologies(options)
+        config = {"conversion": options["conversion"], "readers": options["readers"]}
+        args.sample = args.sample or options.get("sample")
+    else:
+        config = load_config(args.config or [default_config_path()])
+        config["conversion"] = conversion_config(config, args.variant)
     inputs = _expand_inputs(args.input)
     output = Path(args.output)
     if not output.parent.is_dir():
@@ -506,11 +589,19 @@ def _dataset(args) -> int:
     from evenet.generation.catalogue import load_catalogue
     from evenet.io.dataset import build_dataset, parse_classes
 
-    ids = {name: p.id for name, p in load_catalogue().items()}
-    classes = parse_classes(args.classes, ids) if args.classes else None
-    manifest = build_dataset(args.name, args.samples, args.output, classes)
+    name, expressions = args.name, args.classes
+    if args.options:
+        from evenet import job_options
+
+        options = job_options.parse(args.options)
+        name, expressions = options.get("name", name), options.get("classes") or expressions
+    if not name:
+        raise UsageError("give --name NAME (the dataset's name)")
+    ids = {process: p.id for process, p in load_catalogue().items()}
+    classes = parse_classes(expressions, ids) if expressions else None
+    manifest = build_dataset(name, args.samples, args.output, classes)
     print(
-        f"dataset {args.name}: {len(manifest['shards'])} shard(s), classes "
+        f"dataset {name}: {len(manifest['shards'])} shard(s), classes "
         f"{manifest['classes']} -> {args.output}",
         file=sys.stderr,
     )
@@ -533,7 +624,7 @@ def _loaded_errors() -> list[type]:
     found = []
     for module, name in (
         ("evenet.data.reader", "DataError"),
-        ("evenet.train.predict", "PredictionError"),
+        ("evenet.io.predictions", "PredictionError"),
         ("evenet.generation.lhe", "LHEError"),
         ("evenet.generation.pythia_driver", "GenerationError"),
         ("evenet.io.events", "ReaderError"),

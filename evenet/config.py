@@ -67,11 +67,21 @@ def load_config(paths: Iterable[str | Path]) -> dict:
     return validate(merged, origin=origin)
 
 
+def section_defaults(*path: str) -> dict:
+    """The schema defaults of the keys of one config section, e.g. ("training", "finetune")."""
+    schema = load_schema()
+    for key in path:
+        schema = schema["properties"][key]
+    return {k: copy.deepcopy(v.get("default")) for k, v in schema["properties"].items()}
+
+
 def validate(config: dict, origin: Mapping[KeyPath, list[str]] | None = None) -> dict:
     """Fill schema defaults into ``config`` in place, validate it and return it.
 
     ``origin`` maps key paths to the files that set them (for error messages).
     """
+    from evenet.analyses import validate_sections
+
     origin = origin or {}
     schema = load_schema()
     validator = _DefaultFillingValidator(schema)
@@ -79,13 +89,14 @@ def validate(config: dict, origin: Mapping[KeyPath, list[str]] | None = None) ->
     if errors:
         messages = []
         for error in errors:
-            messages.extend(_describe(error, origin))
+            messages.extend(describe_error(error, origin))
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(messages))
+    validate_sections(config, origin)
     # Cross-key check the schema cannot express: only_samples names configured samples.
     try:
         samples(config)
     except ConfigError as e:
-        raise ConfigError(f"{e}{_where(('generation', 'only_samples'), origin)}") from None
+        raise ConfigError(f"{e}{where(('generation', 'only_samples'), origin)}") from None
     generated = set(samples(config))
     for name, dataset in config.get("datasets", {}).items():
         variant = dataset.get("variant")
@@ -94,13 +105,13 @@ def validate(config: dict, origin: Mapping[KeyPath, list[str]] | None = None) ->
         ):
             raise ConfigError(
                 f"config key 'datasets.{name}.variant' names an unknown conversion variant "
-                f"'{variant}'{_where(('datasets', name), origin)}"
+                f"'{variant}'{where(('datasets', name), origin)}"
             )
         missing = [s for s in dataset["samples"] if s not in generated]
         if missing:
             raise ConfigError(
                 f"config key 'datasets.{name}.samples' names sample(s) {', '.join(missing)} "
-                f"that this configuration does not generate{_where(('datasets', name), origin)}"
+                f"that this configuration does not generate{where(('datasets', name), origin)}"
             )
     return config
 
@@ -145,6 +156,15 @@ def shard_events(config: Mapping[str, Any], sample: str, shard: int) -> int:
     return table[shard]
 
 
+def config_origin(paths: Iterable[str | Path]) -> dict[KeyPath, list[str]]:
+    """Key path -> the files among ``paths`` that set it, for error messages about a config
+    that was merged elsewhere (Snakemake's ``config``)."""
+    origin: dict[KeyPath, list[str]] = {}
+    for path in paths:
+        _merge({}, _read_yaml(Path(path)), (), str(path), origin)
+    return origin
+
+
 def snakemake_configfiles(workflow: Any) -> list[str]:
     """The config files of a Snakemake run in merge order, to hand on to jobs.
 
@@ -175,6 +195,13 @@ def _read_yaml(path: Path) -> dict:
     if not isinstance(data, dict):
         raise ConfigError(f"config file {path} must hold a mapping, not {type(data).__name__}")
     return data
+
+
+def merge(base: dict, layer: Mapping) -> dict:
+    """Merge ``layer`` into ``base`` in place as config files merge (mappings key by key,
+    everything else replaced); returns ``base``."""
+    _merge(base, layer, (), "", {})
+    return base
 
 
 def _merge(base: dict, layer: Mapping, prefix: KeyPath, source: str, origin: dict) -> None:
@@ -212,11 +239,16 @@ def _extend_with_defaults(validator_class):
 _DefaultFillingValidator = _extend_with_defaults(jsonschema.Draft202012Validator)
 
 
+def default_filling_validator(schema: dict) -> jsonschema.protocols.Validator:
+    """A validator of ``schema`` that fills defaults into the instance it checks."""
+    return _DefaultFillingValidator(schema)
+
+
 def _dotted(path: Iterable) -> str:
     return ".".join(str(p) for p in path) or "(top level)"
 
 
-def _where(path: KeyPath, origin: Mapping[KeyPath, list[str]], effective: bool = False) -> str:
+def where(path: KeyPath, origin: Mapping[KeyPath, list[str]], effective: bool = False) -> str:
     """' [in file, ...]' for the innermost key of ``path`` that some file set.
 
     ``effective``: name only the last such file, the one whose value won the merge.
@@ -228,23 +260,26 @@ def _where(path: KeyPath, origin: Mapping[KeyPath, list[str]], effective: bool =
     return " [schema default]" if path else ""
 
 
-def _describe(error: jsonschema.ValidationError, origin: Mapping) -> list[str]:
-    path = tuple(str(p) for p in error.absolute_path)
+def describe_error(
+    error: jsonschema.ValidationError, origin: Mapping, prefix: KeyPath = ()
+) -> list[str]:
+    """One message per offending key: its dotted path (below ``prefix``) and its file."""
+    path = (*prefix, *(str(p) for p in error.absolute_path))
     if error.validator == "additionalProperties" and error.validator_value is False:
         allowed = list(error.schema.get("properties", {}))
         extra = [k for k in error.instance if k not in allowed]
         return [
             f"config key '{_dotted((*path, k))}' is not allowed (unknown or mistyped key; "
-            f"allowed: {', '.join(allowed)}){_where((*path, str(k)), origin)}"
+            f"allowed: {', '.join(allowed)}){where((*path, str(k)), origin)}"
             for k in extra
         ]
-    where = _where(path, origin, effective=True)
+    source = where(path, origin, effective=True)
     if error.validator == "type":
         expected = error.validator_value
         expected = " or ".join(expected) if isinstance(expected, list) else expected
         got = f"{error.instance!r} ({type(error.instance).__name__})"
-        return [f"config key '{_dotted(path)}' must be of type {expected}, got {got}{where}"]
-    return [f"config key '{_dotted(path)}': {error.message}{where}"]
+        return [f"config key '{_dotted(path)}' must be of type {expected}, got {got}{source}"]
+    return [f"config key '{_dotted(path)}': {error.message}{source}"]
 
 
 def fingerprint(*parts: Any) -> str:

@@ -182,12 +182,15 @@ def single_benchmark(config: Mapping[str, Any], rule: str) -> Path:
 
 
 FINETUNE_MODES = ("pretrained", "scratch")
-_RUN_KEY = str(Path("{analysis}") / "{mode}" / "size_{size}" / "seed{seed}")
+# One fine-tuning: analysis, its run (analyses.<analysis>.runs.<run>), mode, size and seed.
+_RUN_KEY = str(Path("{analysis}") / "{run}" / "{mode}" / "size_{size}" / "seed{seed}")
 SIZE_REGEX = r"all|[1-9]\d*"
+RUN_WILDCARDS = ("analysis", "run", "mode", "size", "seed")
+PREDICTION_FILE = "predictions.parquet"
 
 
 def finetune_dir_pattern(config: Mapping[str, Any]) -> str:
-    """Run directory of one fine-tuning (wildcards: analysis, mode, size, seed)."""
+    """Run directory of one fine-tuning (wildcards: analysis, run, mode, size, seed)."""
     return str(Path(_root(config)) / "training" / "finetune" / _RUN_KEY)
 
 
@@ -199,20 +202,50 @@ def finetune_outputs_pattern(config: Mapping[str, Any]) -> dict[str, str]:
 
 
 def prediction_pattern(config: Mapping[str, Any]) -> str:
-    """Per-event test-split outputs of one fine-tuned model (wildcards as finetune)."""
-    return str(Path(_root(config)) / "predictions" / _RUN_KEY / "test.parquet")
+    """Per-event outputs of one fine-tuned model on its run's splits (wildcards as finetune)."""
+    return str(Path(_root(config)) / "predictions" / _RUN_KEY / PREDICTION_FILE)
 
 
-def finetune_runs(config: Mapping[str, Any]) -> list[dict[str, str]]:
-    """Every configured (analysis, mode, size, seed) of training.runs, as wildcard values."""
+def finetune_runs(config: Mapping[str, Any], analysis: str | None = None) -> list[dict[str, str]]:
+    """Every (analysis, run, mode, size, seed) of the enabled analyses' runs (or of one
+    analysis), as wildcard values."""
+    from evenet.analyses import enabled
+
+    names = enabled(config) if analysis is None else [analysis]
     return [
-        {"analysis": analysis, "mode": mode, "size": str(size), "seed": str(seed)}
-        for analysis, run in config["training"]["runs"].items()
-        for mode in run.get("modes", ["pretrained"])
-        for size in run.get("sizes", ["all"])
-        for seed in run.get("seeds", [1])
+        {"analysis": name, "run": run, "mode": mode, "size": str(size), "seed": str(seed)}
+        for name in names
+        for run, spec in config["analyses"][name]["runs"].items()
+        for mode in spec["modes"]
+        for size in spec["sizes"]
+        for seed in spec["seeds"]
     ]
 
 
-def all_predictions(config: Mapping[str, Any]) -> list[str]:
-    return [prediction_pattern(config).format(**run) for run in finetune_runs(config)]
+def prediction(config: Mapping[str, Any], **run: str) -> Path:
+    """Predictions of one fine-tuning; keywords: analysis, run, mode, size, seed."""
+    return Path(prediction_pattern(config).format(**run))
+
+
+def analysis_predictions(config: Mapping[str, Any], analysis: str) -> list[Path]:
+    """Predictions of every fine-tuning of one analysis (what its ``<name>_all`` needs)."""
+    return [prediction(config, **run) for run in finetune_runs(config, analysis)]
+
+
+# --- analyses --------------------------------------------------------------------------------
+
+
+def analysis_dir(config: Mapping[str, Any], analysis: str) -> Path:
+    """Results of one analysis: ``{out}/analyses/<analysis>/`` (its paths.py builds on this)."""
+    return output_dir(config) / "analyses" / analysis
+
+
+def analysis_log_pattern(config: Mapping[str, Any], analysis: str, name: str) -> str:
+    """Log of an analysis job, ``{out}/logs/<analysis>/<name>.log``, as a rule pattern: ``name``
+    may hold wildcards such as ``{run}``."""
+    return str(Path(_root(config)) / "logs" / analysis / f"{name}.log")
+
+
+def analysis_benchmark_pattern(config: Mapping[str, Any], analysis: str, name: str) -> str:
+    """Benchmark of an analysis job, ``{out}/benchmarks/<analysis>/<name>.tsv`` (a pattern)."""
+    return str(Path(_root(config)) / "benchmarks" / analysis / f"{name}.tsv")

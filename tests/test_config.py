@@ -62,8 +62,8 @@ def test_partial_nested_object_keeps_values_and_fills_the_rest(tmp_path):
 
 def test_schema_defaults_match_config_yaml():
     """Defaults live in the schema and in config/config.yaml; they must not drift apart
-    (generation.samples, datasets and conversion_variants excepted: their schema default is
-    none at all)."""
+    (generation.samples, datasets, conversion_variants and analyses excepted: their schema
+    default is none at all)."""
     defaults = _schema_defaults(load_schema())
     filled = load_config([default_config_path()])
     assert filled["generation"].pop("samples")
@@ -72,6 +72,8 @@ def test_schema_defaults_match_config_yaml():
     assert defaults.pop("datasets") == {}
     assert filled.pop("conversion_variants")
     assert defaults.pop("conversion_variants") == {}
+    assert filled.pop("analyses")
+    assert defaults.pop("analyses") == {}
     assert filled == defaults
 
 

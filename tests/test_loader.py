@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from shard_factory import CLASS_MAP, truth, write_dataset
+from tests.shard_factory import CLASS_MAP, truth, write_dataset
 
 from evenet.data import DataError, ShardDataset, make_loader
 from evenet.io.manifest import ManifestError

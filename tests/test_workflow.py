@@ -7,15 +7,18 @@ into a temporary directory: nothing (not even .snakemake/) is written into the c
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from evenet import job_options as jo
 from evenet import paths
 from evenet.config import load_config, samples, shards
 
@@ -98,6 +101,12 @@ def shell_commands(output: str) -> list[str]:
     return re.findall(r"^Shell command: (evenet generate .*)$", output, flags=re.MULTILINE)
 
 
+def job_options(command: str) -> dict:
+    """The --options JSON of a printed shell command."""
+    words = shlex.split(command)
+    return json.loads(words[words.index("--options") + 1])
+
+
 @pytest.mark.parametrize("profile", list(PROFILES))
 def test_dry_run_all(profile, dry_runs):
     """`snakemake --profile profiles/X` schedules one generate job per shard of the
@@ -107,6 +116,7 @@ def test_dry_run_all(profile, dry_runs):
     config = load_config([REPO / f for f in PROFILES[profile]])
     # One conversion per (variant, sample) that some dataset lists.
     converted = {(d.get("variant"), s) for d in config["datasets"].values() for s in d["samples"]}
+    config["output_dir"] = str(tmp_path / "out")
     runs = paths.finetune_runs(config)
     assert job_counts(output) == {
         "generate": _expected_shards(profile),
@@ -120,25 +130,27 @@ def test_dry_run_all(profile, dry_runs):
     }
     commands = shell_commands(output)
     assert len(commands) == _expected_shards(profile)
-    # Jobs get the config files in merge order (base first), and write below output_dir.
-    configs = " ".join(str(REPO / f) for f in PROFILES[profile])
-    assert all(f"--config {configs} >" in c for c in commands), commands[0]
+    # Jobs get their resolved options, never config-file paths, and write below output_dir.
+    assert "--config" not in " ".join(re.findall(r"^Shell command: .*$", output, re.MULTILINE))
     assert all(f"--output {tmp_path / 'out' / 'ntuples'}" in c for c in commands)
+    for command in commands:  # each job's options are exactly what the resolver gives
+        sample, shard = re.search(r"/(\w+)_(\d+)\.root ", command).groups()
+        assert job_options(command) == jo.generate(config, sample, int(shard)), command
 
 
 def test_ci_shard_count_and_target(tmp_path):
     """The CI scale is 4 shards (ttbar_dilepton 2 x 100, haa_4b_ma30 100, dimuon_lowmass 100)."""
     output = dry_run("ci", tmp_path, "generate_all")
     assert job_counts(output) == {"generate": 4, "generate_all": 1}
-    commands = shell_commands(output)
-    assert sorted(re.search(r"--process (\w+)", c)[1] for c in commands) == [
+    options = [job_options(c) for c in shell_commands(output)]
+    assert sorted(o["process"]["name"] for o in options) == [
         "dimuon_lowmass",
         "haa_4b_ma30",
         "ttbar_dilepton",
         "ttbar_dilepton",
     ]
-    assert all("--events 100 " in c for c in commands)
-    seeds = [re.search(r"--seed (\d+)", c)[1] for c in commands]
+    assert all(o["events"] == 100 for o in options)
+    seeds = [o["seed"] for o in options]
     assert len(set(seeds)) == len(seeds), "two shards share a random stream"
 
 

@@ -80,6 +80,14 @@ def load_catalogue(path: str | Path = DEFAULT_CATALOGUE) -> dict[str, Process]:
     return catalogue
 
 
+def process_from_dict(values: dict) -> Process:
+    """A Process from its plain values (``dataclasses.asdict``), e.g. a job's --options."""
+    sequences = {"settings": str, "truth_pdg_ids": int, "forced_decays": int}
+    return Process(
+        **{k: tuple(sequences[k](x) for x in v) if k in sequences else v for k, v in values.items()}
+    )
+
+
 def get_process(name: str, path: str | Path = DEFAULT_CATALOGUE) -> Process:
     catalogue = load_catalogue(path)
     if name not in catalogue:

@@ -25,7 +25,7 @@ def finetune(
     *,
     pretrained: str | Path | None = None,
     scratch: bool = False,
-    load_heads: bool = False,
+    load_heads: bool | list[str] = False,
     resume: bool = False,
     log=print,
 ) -> dict:

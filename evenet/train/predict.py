@@ -1,9 +1,13 @@
-"""Per-event predictions of a trained model over one split of a dataset, as one Parquet file.
+"""Per-event predictions of a trained model over some splits of a dataset, as one Parquet file.
 
-One row per event of the split, in the loader's file order (shuffle off, nothing dropped), so
-(run, event) line up with the input dataset. Columns, by the heads the model has:
+One row per event of each requested split, split after split, each in the loader's file order
+(shuffle off, nothing dropped); before a split is published its (run, event) are checked row
+by row against the dataset's, which also supply ``sample``. `evenet.io.predictions.load` joins
+the file back to any dataset column on (sample, run, event). Columns, by the heads the model has:
 
+  sample              dictionary<string>, the dataset's sample name
   run, event          int64, the dataset's ids
+  split               int8: 0 train, 1 val, 2 test
   process             int32
   weight              float32
   scores              fixed-size list<float32>[C]: softmax over the C classes (classification)
@@ -22,10 +26,11 @@ One row per event of the split, in the loader's file order (shuffle off, nothing
   neutrinos           fixed_shape_tensor<float32>[S, 2, 3]: S DDIM samples of the two neutrino
                       slots in raw (pT, eta, phi) (only with ``neutrino_samples`` > 0)
 
-Provenance (checkpoint, dataset, split, class names, evenet version, sampling settings) is
-JSON under the schema metadata key ``evenet.prediction``. Neutrino samples come from one CPU
-generator seeded with ``seed`` and drawn batch after batch in delivery order: the same seed,
-batch size and number of loader workers give the same samples.
+Provenance (checkpoint and its sha256, dataset and its manifest's sha256, splits, class names,
+evenet version, sampling settings) is JSON under the schema metadata key ``evenet.prediction``.
+Neutrino samples come from one CPU generator seeded with ``seed`` and drawn batch after batch
+in delivery order: the same seed, batch size and number of loader workers give the same
+samples.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
@@ -46,8 +51,14 @@ from torch import nn
 
 from evenet import __version__
 from evenet.data.loader import make_loader
-from evenet.io.columns import from_numpy, tensor_type
-from evenet.io.manifest import load_manifest
+from evenet.io.columns import from_numpy, tensor_type, to_numpy
+from evenet.io.manifest import load_manifest, sha256_file
+from evenet.io.predictions import (
+    METADATA_KEY,
+    PredictionError,
+    dataset_table,
+    manifest_checksum,
+)
 from evenet.io.schema import N_OBJECTS, SPLITS, TARGET_COLUMNS
 from evenet.model.checkpoint import from_checkpoint
 from evenet.model.encoded import Encoded
@@ -56,13 +67,8 @@ from evenet.model.model import EveNet
 
 R_CAP = 4  # resonance rows of the assignment columns (the largest topology has 3)
 D_CAP = DAUGHTER_CAP  # daughters per resonance row
-METADATA_KEY = b"evenet.prediction"
 _ID_COLUMNS = ("run", "event", "process", "weight")
 _INPUT_COLUMNS = ("x", "x_mask", "globals")
-
-
-class PredictionError(ValueError):
-    """Prediction cannot run: no events in the split, no output folder, bad settings."""
 
 
 def predict(
@@ -70,7 +76,7 @@ def predict(
     dataset: str | os.PathLike,
     output: str | os.PathLike,
     *,
-    split: str = "test",
+    splits: Sequence[str] = ("test",),
     batch_size: int = 1024,
     neutrino_samples: int = 0,
     diffusion_steps: int = 20,
@@ -78,39 +84,30 @@ def predict(
     num_workers: int = 0,
     log: Callable[[str], None] = print,
 ) -> dict:
-    """Write the per-event predictions of ``checkpoint`` on ``split`` of ``dataset`` to the
+    """Write the per-event predictions of ``checkpoint`` on ``splits`` of ``dataset`` to the
     Parquet file ``output`` (atomically: a failed run leaves an existing file untouched).
-    Returns a summary: output, events, batches, columns, seconds."""
+    Returns a summary: output, events (per split), batches, columns, seconds."""
     start = time.perf_counter()
     output = Path(output)
-    _check_settings(output, split, batch_size, neutrino_samples, diffusion_steps)
+    splits = list(dict.fromkeys(splits))
+    _check_settings(output, splits, batch_size, neutrino_samples, diffusion_steps)
     manifest = load_manifest(dataset)
-    expected = _split_events(manifest, split)
-    if expected == 0:
-        raise PredictionError(f"{dataset}: the {split!r} split holds no events")
+    expected = {split: _split_events(manifest, split) for split in splits}
+    if not any(expected.values()):
+        raise PredictionError(f"{dataset}: the split(s) {splits} hold no events")
     model, payload = from_checkpoint(checkpoint, manifest=manifest)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model.to(device).eval()
     topology = "assignment" in model.heads and _has_column(manifest, "topology")
     if "assignment" in model.heads and not topology:
         log(f"[predict] {dataset} has no topology column: every assignment is -1")
-    loader = make_loader(
-        dataset,
-        num_workers=num_workers,
-        split=split,
-        columns=[*_ID_COLUMNS, *_INPUT_COLUMNS, *(["topology"] if topology else [])],
-        batch_size=batch_size,
-        shuffle=False,
-        drop_last=False,
-        use_class_map=False,  # every event of the split, labelled or not
-        rank=0,
-        world_size=1,
-    )
     samples = neutrino_samples if "neutrino_generation" in model.heads else 0
     metadata = {
         "checkpoint": str(checkpoint),
+        "checkpoint_sha256": sha256_file(checkpoint),
         "dataset": str(dataset),
-        "split": split,
+        "manifest_sha256": manifest_checksum(dataset),
+        "splits": splits,
         "classes": manifest.get("classes"),
         "class_map": payload.get("class_map") or manifest.get("class_map"),
         "evenet_version": __version__,
@@ -121,48 +118,105 @@ def predict(
         "batch_size": batch_size,
         "num_workers": num_workers,
     }
-    schema = output_schema(model, samples, metadata)
+    heads_schema = output_schema(model, samples, metadata)
     sampling = {
         "samples": samples,
         "steps": diffusion_steps,
         "generator": torch.Generator().manual_seed(seed),
     }
+    batches = 0
+    with torch.no_grad(), _atomic_file(output) as temporary:
+        with pq.ParquetWriter(temporary, with_ids(heads_schema), compression="zstd") as final:
+            for split in splits:
+                if expected[split] == 0:
+                    log(f"[predict] the {split!r} split holds no events: skipped")
+                    continue
+                loader = make_loader(
+                    dataset,
+                    num_workers=num_workers,
+                    split=split,
+                    columns=[*_ID_COLUMNS, *_INPUT_COLUMNS, *(["topology"] if topology else [])],
+                    batch_size=batch_size,
+                    shuffle=False,
+                    drop_last=False,
+                    use_class_map=False,  # every event of the split, labelled or not
+                    rank=0,
+                    world_size=1,
+                )
+                batches += len(loader)
+                with _part_files(output, max(1, num_workers)) as parts:
+                    _run_loader(model, loader, device, sampling, heads_schema, parts, split, log)
+                    ids = dataset_table(dataset, (), [split])
+                    _append_with_ids(parts, ids, final, expected[split], split)
+    seconds = time.perf_counter() - start
+    log(f"[predict] wrote {sum(expected.values())} events to {output} in {seconds:.1f} s")
+    return {
+        "output": str(output),
+        "events": expected,
+        "batches": batches,
+        "columns": with_ids(heads_schema).names,
+        "seconds": seconds,
+    }
+
+
+def _run_loader(model, loader, device, sampling, schema, parts, split, log) -> None:
+    """Predict every batch of one split's loader into the part files (batch j: part j % K)."""
     written, batches = 0, len(loader)
     every = max(1, math.ceil(batches / 10))
-    workers = max(1, num_workers)
-    with torch.no_grad(), _atomic_parquet(output, schema, workers) as write:
+    with ExitStack() as stack:
+        writers = [stack.enter_context(pq.ParquetWriter(part, schema)) for part in parts]
         for index, batch in enumerate(loader):
             batch = {k: v.to(device) for k, v in batch.items()}
             values = _predict_batch(model, batch, sampling)
-            write(index, _table(values, schema))
+            writers[index % len(parts)].write_table(_table(values, schema))
             written += len(values["event"])
             if (index + 1) % every == 0 or index + 1 == batches:
-                log(f"[predict] batch {index + 1}/{batches}: {written}/{expected} events")
-        if written != expected:  # before the rename: never publish a short file
-            raise PredictionError(f"predicted {written} events, the split holds {expected}")
-    seconds = time.perf_counter() - start
-    log(f"[predict] wrote {written} events to {output} in {seconds:.1f} s")
-    return {
-        "output": str(output),
-        "events": written,
-        "batches": batches,
-        "columns": schema.names,
-        "seconds": seconds,
-    }
+                log(f"[predict] {split}: batch {index + 1}/{batches}, {written} events")
+
+
+def _append_with_ids(
+    parts: list[Path], ids: pa.Table, writer: pq.ParquetWriter, expected: int, split: str
+) -> None:
+    """Copy one split's predictions (part files in worker order = file order) into the final
+    file, adding ``sample`` and ``split`` from the dataset after checking that run and event
+    line up row by row (a misaligned loader would attach outputs to the wrong events)."""
+    offset = 0
+    run, event = ids["run"].to_numpy(), ids["event"].to_numpy()
+    for part in parts:
+        source = pq.ParquetFile(part)
+        for group in range(source.num_row_groups):
+            table = source.read_row_group(group)
+            n = table.num_rows
+            if offset + n > len(run) or not (
+                np.array_equal(to_numpy(table["run"]), run[offset : offset + n])
+                and np.array_equal(to_numpy(table["event"]), event[offset : offset + n])
+            ):
+                raise PredictionError(
+                    f"the {split!r} predictions do not line up with the dataset's events "
+                    f"after row {offset}: the loader did not deliver file order"
+                )
+            sample = ids["sample"].slice(offset, n).cast(writer.schema.field("sample").type)
+            table = table.add_column(0, "sample", sample)
+            table = table.add_column(3, "split", pa.array(np.full(n, SPLITS[split], np.int8)))
+            writer.write_table(table.select(writer.schema.names))
+            offset += n
+    if offset != expected:  # before the rename: never publish a short file
+        raise PredictionError(f"predicted {offset} {split} events, the split holds {expected}")
 
 
 # ---- checks ----------------------------------------------------------------------------------
 
 
 def _check_settings(
-    output: Path, split: str, batch_size: int, neutrino_samples: int, diffusion_steps: int
+    output: Path, splits: list[str], batch_size: int, neutrino_samples: int, diffusion_steps: int
 ) -> None:
     if not output.parent.is_dir():
         raise PredictionError(f"the output folder {output.parent} does not exist")
     if output.is_dir():
         raise PredictionError(f"the output {output} is a folder, not a file name")
-    if split not in SPLITS:
-        raise PredictionError(f"split must be one of {list(SPLITS)}, got {split!r}")
+    unknown = [split for split in splits if split not in SPLITS]
+    if unknown or not splits:
+        raise PredictionError(f"splits must be among {list(SPLITS)}, got {splits!r}")
     if batch_size < 1 or neutrino_samples < 0 or diffusion_steps < 1:
         raise PredictionError(
             "need batch_size >= 1, neutrino_samples >= 0, diffusion_steps >= 1 (got "
@@ -235,45 +289,39 @@ def _numpy_dtype(arrow_type: pa.DataType) -> np.dtype:
     return arrow_type.to_pandas_dtype()
 
 
-@contextmanager
-def _atomic_parquet(
-    path: Path, schema: pa.Schema, workers: int = 1
-) -> Iterator[Callable[[int, pa.Table], None]]:
-    """``write(j, table)`` for batch j of a loader with ``workers`` processes; the file is
-    renamed into place only when the block succeeds (temporaries are always removed).
+def with_ids(schema: pa.Schema) -> pa.Schema:
+    """The file's schema: ``sample`` (first) and ``split`` (after run, event) added."""
+    fields = list(schema)
+    fields.insert(0, pa.field("sample", pa.dictionary(pa.int32(), pa.string())))
+    fields.insert(3, pa.field("split", pa.int8()))
+    return pa.schema(fields, metadata=schema.metadata)
 
-    With K > 1 workers the loader hands out batch j from worker j % K, and worker w holds the
-    w-th contiguous stretch of the split: batches go to one part file per worker, and the
-    parts are concatenated in worker order, which restores the file order."""
-    stem = f".{path.name}.{os.getpid()}"
-    temporary = path.with_name(f"{stem}.tmp")
-    parts = (
-        [temporary]
-        if workers == 1
-        else [path.with_name(f"{stem}.part{w}.tmp") for w in range(workers)]
-    )
+
+@contextmanager
+def _atomic_file(path: Path) -> Iterator[Path]:
+    """A temporary name beside ``path``, renamed into place only when the block succeeds."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with ExitStack() as stack:
-            writers = [
-                stack.enter_context(pq.ParquetWriter(part, schema, compression="zstd"))
-                for part in parts
-            ]
-            yield lambda index, table: writers[index % workers].write_table(table)
-        if workers > 1:
-            _concatenate(parts, temporary, schema)
+        yield temporary
         os.replace(temporary, path)
     finally:
-        for part in {temporary, *parts}:
-            part.unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
 
 
-def _concatenate(parts: list[Path], path: Path, schema: pa.Schema) -> None:
-    """Copy the row groups of ``parts``, in order, into one file (one row group in memory)."""
-    with pq.ParquetWriter(path, schema, compression="zstd") as writer:
+@contextmanager
+def _part_files(path: Path, workers: int) -> Iterator[list[Path]]:
+    """One temporary part file per loader worker beside ``path``, always removed afterwards.
+
+    With K > 1 workers the loader hands out batch j from worker j % K, and worker w holds the
+    w-th contiguous stretch of the split: batches go to part j % K, and reading the parts in
+    worker order restores the file order."""
+    stem = f".{path.name}.{os.getpid()}"
+    parts = [path.with_name(f"{stem}.part{w}.tmp") for w in range(workers)]
+    try:
+        yield parts
+    finally:
         for part in parts:
-            source = pq.ParquetFile(part)
-            for group in range(source.num_row_groups):
-                writer.write_table(source.read_row_group(group))
+            part.unlink(missing_ok=True)
 
 
 # ---- one batch -------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ still apply in training mode (they regularise the heads, and EMA/eval are unaffe
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import torch
@@ -94,9 +95,14 @@ def _skipped_lines(skipped: list[tuple[str, str]]) -> list[str]:
 
 
 def load_pretrained(
-    model: EveNet, payload: dict, *, heads: bool = False, class_map: dict | None = None
+    model: EveNet,
+    payload: dict,
+    *,
+    heads: bool | Iterable[str] = False,
+    class_map: dict | None = None,
 ) -> TransferReport:
-    """Copy the checkpoint's body (and with ``heads=True`` its heads) into ``model``.
+    """Copy the checkpoint's body (and with ``heads=True`` its heads, or the heads of the
+    tasks named in ``heads``, e.g. ``["assignment"]``) into ``model``.
 
     ``class_map`` is the new task's {str(process id): class index}; the classification head is
     loaded only when it equals the checkpoint's. Raises CheckpointError for a checkpoint whose
@@ -107,10 +113,11 @@ def load_pretrained(
     if not isinstance(source, dict):
         raise CheckpointError("the checkpoint holds no state_dict")
     target = model.state_dict()
+    requested = {True: None, False: set()}.get(heads) if isinstance(heads, bool) else set(heads)
     rules = _HeadRules(model, payload, class_map)
     report, chosen = TransferReport(), {}
     for name, tensor in source.items():
-        reason = _skip_reason(name, tensor, target, heads, rules)
+        reason = _skip_reason(name, tensor, target, requested, rules)
         if reason is None:
             chosen[name] = tensor
             report.loaded.append(name)
@@ -168,10 +175,11 @@ class _HeadRules:
 
 
 def _skip_reason(
-    name: str, tensor: torch.Tensor, target: dict, heads: bool, rules: _HeadRules
+    name: str, tensor: torch.Tensor, target: dict, requested: set[str] | None, rules: _HeadRules
 ) -> str | None:
+    """Why ``name`` is not loaded (None: it is); ``requested``: head tasks to load, None all."""
     if name.startswith("heads."):
-        if not heads:
+        if requested is not None and name.split(".")[1] not in requested:
             return HEADS_NOT_REQUESTED
         reason = rules.reason(name)
         if reason is not None:

@@ -12,7 +12,7 @@ import torch
 
 from evenet import __version__
 from evenet.io.columns import to_numpy
-from evenet.io.manifest import load_manifest, shard_entries, write_json_atomic
+from evenet.io.manifest import load_manifest, sha256_file, shard_entries, write_json_atomic
 from evenet.io.stats import write_stats
 from evenet.io.topologies import load_topologies
 from evenet.model.checkpoint import checkpoint_payload, save_checkpoint
@@ -109,7 +109,7 @@ def _neutrinos(checkpoint, dataset, output: Path, seed: int) -> np.ndarray:
     return _column(output, "neutrinos")
 
 
-def test_rows_align_with_the_test_split_in_file_order(prediction, shards):
+def test_rows_align_with_the_test_split_in_file_order(prediction, shards, dataset):
     """Guards against shuffled, dropped (partial batch, unlabelled process) or misaligned rows."""
     table = pq.read_table(prediction)
     assert table.num_rows == len(shards["event"])
@@ -117,7 +117,24 @@ def test_rows_align_with_the_test_split_in_file_order(prediction, shards):
         np.testing.assert_array_equal(_column(prediction, name), shards[name], err_msg=name)
     assert table.schema.field("event").type == "int64"
     assert table.schema.field("process").type == "int32"
+    assert (_column(prediction, "split") == 2).all()
+    samples = [
+        pq.read_table(e.path, columns=["sample", "split"]).to_pydict()
+        for e in shard_entries(load_manifest(dataset), dataset)
+    ]
+    expected = [s for part in samples for s, k in zip(part["sample"], part["split"]) if k == 2]
+    assert table.column("sample").to_pylist() == expected
 
+
+def test_several_splits_go_into_one_file_split_by_split(checkpoint, dataset, shards, tmp_path):
+    """Guards against a split column that disagrees with the rows, or splits interleaved."""
+    output = tmp_path / "two.parquet"
+    result = predict(checkpoint, dataset, output, splits=["val", "test"], batch_size=BATCH, **QUIET)
+    split = _column(output, "split")
+    n_val = result["events"]["val"]
+    assert n_val > 0 and result["events"]["test"] == len(shards["event"])
+    np.testing.assert_array_equal(split, np.repeat([1, 2], [n_val, len(shards["event"])]))
+    np.testing.assert_array_equal(_column(output, "event")[n_val:], shards["event"])
 
 def test_loader_workers_keep_the_file_order(prediction, checkpoint, dataset, tmp_path):
     """Guards against rows interleaved by worker (the loader hands out batch j from j % K)."""
@@ -142,7 +159,9 @@ def test_metadata_records_provenance(prediction, checkpoint, dataset):
     metadata = json.loads(pq.read_schema(prediction).metadata[METADATA_KEY])
     assert metadata["checkpoint"] == str(checkpoint)
     assert metadata["dataset"] == str(dataset)
-    assert metadata["split"] == "test"
+    assert metadata["splits"] == ["test"]
+    assert metadata["checkpoint_sha256"] == sha256_file(checkpoint)
+    assert metadata["manifest_sha256"] == sha256_file(dataset / "manifest.json")
     assert metadata["classes"] == load_manifest(dataset)["classes"]
     assert metadata["evenet_version"] == __version__
     assert metadata["neutrino_samples"] == 2

@@ -3,9 +3,7 @@
 # dataset) and one computes its normalisation statistics (evenet stats). Shapes and ids are
 # global (config/topologies.yaml, config/processes.yaml), so samples convert independently.
 
-from evenet import paths
-from evenet.config import conversion_config, fingerprint, snakemake_configfiles
-from evenet.io.topologies import DEFAULT_TOPOLOGIES
+from evenet import job_options, paths
 
 
 rule convert:
@@ -18,10 +16,9 @@ rule convert:
     input:
         lambda wc: paths.sample_ntuples(config, wc.sample),
     params:
-        configs=snakemake_configfiles(workflow),
-        # A change of conversion settings or of the topology definitions reconverts.
-        settings=lambda wc: fingerprint(
-            conversion_config(config, wc.variant), config["readers"], DEFAULT_TOPOLOGIES.read_text()
+        # Conversion settings (variant merged), readers, topology checksum: a change reconverts.
+        options=lambda wc: job_options.to_param(
+            job_options.convert(config, wc.sample, wc.variant)
         ),
     output:
         directory(paths.pointcloud_dir_pattern(config)),
@@ -33,8 +30,8 @@ rule convert:
         runtime=30,  # minutes; local samples convert in seconds
         mem_mb=4000,  # chunks of 100k events (~1 GB) plus the writer's buffer
     shell:
-        "evenet convert --input {input:q} --output {output:q} --sample {wildcards.sample:q}"
-        " --variant {wildcards.variant:q} --config {params.configs:q} > {log:q} 2>&1"
+        "evenet convert --input {input:q} --output {output:q} --options {params.options:q}"
+        " > {log:q} 2>&1"
 
 
 rule dataset:
@@ -50,11 +47,8 @@ rule dataset:
         ],
     params:
         folder=lambda wc: paths.dataset_dir(config, wc.dataset),
-        classes=lambda wc: (
-            "--classes " + " ".join(config["datasets"][wc.dataset]["classes"])
-            if config["datasets"][wc.dataset].get("classes")
-            else ""
-        ),
+        # name and class expressions, as JSON: no config value reaches the shell unquoted
+        options=lambda wc: job_options.to_param(job_options.dataset(config, wc.dataset)),
     output:
         paths.dataset_manifest_pattern(config),
     log:
@@ -62,8 +56,8 @@ rule dataset:
     benchmark:
         paths.named_benchmark_pattern(config, "dataset", "dataset")
     shell:
-        "evenet dataset --name {wildcards.dataset:q} --samples {input:q}"
-        " --output {params.folder:q} {params.classes} > {log:q} 2>&1"
+        "evenet dataset --samples {input:q} --output {params.folder:q}"
+        " --options {params.options:q} > {log:q} 2>&1"
 
 
 rule stats:

@@ -4,12 +4,8 @@
 
 import math
 
-from evenet import paths
-from evenet.config import fingerprint, shard_events, snakemake_configfiles
-from evenet.generation.catalogue import load_catalogue
-from evenet.generation.seeds import shard_seed
-
-CATALOGUE = load_catalogue()
+from evenet import job_options, paths
+from evenet.config import shard_events
 
 
 rule generate:
@@ -21,16 +17,10 @@ rule generate:
             generation.events_per_shard events, the last one the remainder
     """
     params:
-        events=lambda wc: shard_events(config, wc.sample, int(wc.shard)),
-        seed=lambda wc: shard_seed(config["seed"], wc.sample, int(wc.shard)),
-        configs=snakemake_configfiles(workflow),
-        # Not used by the command: a change of Pythia or detector settings (or of the
-        # process's catalogue entry) changes it, and Snakemake then regenerates the shard.
-        settings=lambda wc: fingerprint(
-            config["generation"]["pythia_settings"],
-            config["generation"]["batch_size"],
-            config["detector"],
-            CATALOGUE[wc.sample],
+        # Everything the job uses (catalogue entry, events, seed, Pythia and detector
+        # settings): a change of any of them, and only that, regenerates the shard.
+        options=lambda wc: job_options.to_param(
+            job_options.generate(config, wc.sample, int(wc.shard))
         ),
     output:
         paths.ntuple_pattern(config),
@@ -48,9 +38,7 @@ rule generate:
         # ~1 GB expected at 10^5 events per shard (see above); 2 GB leaves a factor 2.
         mem_mb=2000,
     shell:
-        "evenet generate --process {wildcards.sample:q} --events {params.events}"
-        " --seed {params.seed} --output {output:q} --config {params.configs:q}"
-        " > {log:q} 2>&1"
+        "evenet generate --options {params.options:q} --output {output:q} > {log:q} 2>&1"
 
 
 rule generate_all:

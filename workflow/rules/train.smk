@@ -1,11 +1,11 @@
 # Stage 3: training. Pretraining runs once on config training.pretrain_dataset; on SLURM it
 # is one GPU job (profiles/perlmutter sets its nodes and GPUs, and `mpi: srun`), whose command
 # starts one process per GPU with srun (evenet.launch; evenet.train.distributed reads the
-# SLURM variables).
+# SLURM variables). Fine-tuning and prediction run once per (analysis, run, mode, size, seed)
+# of the enabled analyses' `runs`; each analysis's <name>_all requests the predictions.
 
-from evenet import paths
+from evenet import job_options, paths
 from evenet.launch import training_launcher
-from evenet.config import snakemake_configfiles
 
 
 rule pretrain:
@@ -17,7 +17,7 @@ rule pretrain:
         manifest=paths.dataset_manifest(config, paths.pretrain_dataset(config)),
         stats=paths.dataset_stats(config, paths.pretrain_dataset(config)),
     params:
-        configs=snakemake_configfiles(workflow),
+        options=job_options.to_param(job_options.pretrain(config)),
         dataset=paths.dataset_dir(config, paths.pretrain_dataset(config)),
         run=paths.pretrain_dir(config),
         launch=lambda wildcards, resources: training_launcher(resources),
@@ -32,12 +32,12 @@ rule pretrain:
         mem_mb=8000,  # model, optimizer, two loader workers with their shuffle windows
     shell:
         # --resume: a rerun after a timeout or preemption continues from checkpoints/last.pt
-        "{params.launch}evenet pretrain --dataset {params.dataset:q} --output {params.run:q} --resume"
-        " --config {params.configs:q} > {log:q} 2>&1"
+        "{params.launch}evenet pretrain --dataset {params.dataset:q} --output {params.run:q}"
+        " --resume --options {params.options:q} > {log:q} 2>&1"
 
 
 def _run_dataset(wildcards):
-    return config["training"]["runs"][wildcards.analysis]["dataset"]
+    return job_options.run_spec(config, wildcards.analysis, wildcards.run)["dataset"]
 
 
 def _finetune_inputs(wildcards):
@@ -51,11 +51,25 @@ def _finetune_inputs(wildcards):
     return inputs
 
 
+def _finetune_options(wildcards):
+    return job_options.to_param(
+        job_options.finetune(
+            config,
+            wildcards.analysis,
+            wildcards.run,
+            wildcards.mode,
+            wildcards.size,
+            int(wildcards.seed),
+        )
+    )
+
+
 rule finetune:
-    """Fine-tune on an analysis dataset (config training.finetune and training.runs).
+    """Fine-tune on an analysis dataset (training.finetune + analyses.<analysis>.runs.<run>).
 
     Wildcards:
-        analysis: a key of training.runs
+        analysis: an enabled analysis (a key of `analyses`)
+        run: a key of analyses.<analysis>.runs
         mode: pretrained (from rule pretrain's model) | scratch (random initialisation)
         size: "all" or the number of training events (a fixed subset, data-size scans)
         seed: the run's seed (ensembles)
@@ -63,46 +77,47 @@ rule finetune:
     input:
         unpack(_finetune_inputs),
     params:
-        configs=snakemake_configfiles(workflow),
+        options=_finetune_options,
         dataset=lambda wc: paths.dataset_dir(config, _run_dataset(wc)),
         run=paths.finetune_dir_pattern(config),
         init=lambda wc, input: (
-            f"--pretrained {input.pretrained}" if wc.mode == "pretrained" else "--scratch"
+            ["--pretrained", input.pretrained] if wc.mode == "pretrained" else ["--scratch"]
         ),
-        size=lambda wc: "" if wc.size == "all" else f"--train-events {wc.size}",
     output:
         **paths.finetune_outputs_pattern(config),
     log:
-        paths.named_log_pattern(config, "finetune", "analysis", "mode", "size", "seed"),
+        paths.named_log_pattern(config, "finetune", *paths.RUN_WILDCARDS),
     benchmark:
-        paths.named_benchmark_pattern(config, "finetune", "analysis", "mode", "size", "seed")
+        paths.named_benchmark_pattern(config, "finetune", *paths.RUN_WILDCARDS)
     resources:
         runtime=60,  # minutes; local fine-tuning takes a few
         mem_mb=6000,
     shell:
-        "evenet finetune --dataset {params.dataset:q} --output {params.run:q} {params.init}"
-        " --seed {wildcards.seed} {params.size} --resume --config {params.configs:q}"
-        " > {log:q} 2>&1"
+        "evenet finetune --dataset {params.dataset:q} --output {params.run:q} {params.init:q}"
+        " --resume --options {params.options:q} > {log:q} 2>&1"
 
 
 rule predict:
-    """Per-event outputs of a fine-tuned model on the test split of its dataset.
+    """Per-event outputs of a fine-tuned model on its run's splits (predict.splits).
 
     Wildcards: as rule finetune.
     """
     input:
         model=paths.finetune_outputs_pattern(config)["model"],
     params:
+        options=lambda wc: job_options.to_param(
+            job_options.predict(config, wc.analysis, wc.run)
+        ),
         dataset=lambda wc: paths.dataset_dir(config, _run_dataset(wc)),
     output:
         paths.prediction_pattern(config),
     log:
-        paths.named_log_pattern(config, "predict", "analysis", "mode", "size", "seed"),
+        paths.named_log_pattern(config, "predict", *paths.RUN_WILDCARDS),
     benchmark:
-        paths.named_benchmark_pattern(config, "predict", "analysis", "mode", "size", "seed")
+        paths.named_benchmark_pattern(config, "predict", *paths.RUN_WILDCARDS)
     resources:
         runtime=30,
         mem_mb=4000,
     shell:
         "evenet predict --checkpoint {input.model:q} --dataset {params.dataset:q}"
-        " --output {output:q} > {log:q} 2>&1"
+        " --output {output:q} --options {params.options:q} > {log:q} 2>&1"

@@ -1,0 +1,141 @@
+"""Predictions joined to their events: the one way analyses read model outputs and dataset
+columns together.
+
+A prediction file (``evenet predict``) holds one row per event of the predicted splits with
+``sample, run, event, split, process, weight``, the head outputs, and its provenance as JSON
+under the schema metadata key ``evenet.prediction`` (checkpoint and dataset-manifest sha256).
+``load`` joins it to the dataset's columns on (sample, run, event), whatever the row order of
+either, and refuses a prediction made on another version of the dataset.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from evenet.io.manifest import load_manifest, manifest_path, sha256_file, shard_entries
+from evenet.io.schema import SPLITS
+
+METADATA_KEY = b"evenet.prediction"
+KEY_COLUMNS = ("sample", "run", "event")
+ID_COLUMNS = (*KEY_COLUMNS, "split", "process", "weight")
+
+
+class PredictionError(ValueError):
+    """Predictions cannot be used as asked: other dataset version, missing events, bad split."""
+
+
+def manifest_checksum(dataset: str | os.PathLike) -> str:
+    """sha256 of a dataset's manifest.json: the dataset version a prediction was made on."""
+    return sha256_file(manifest_path(dataset))
+
+
+def metadata(prediction: str | os.PathLike) -> dict:
+    """The provenance stored in a prediction file."""
+    raw = (pq.read_schema(prediction).metadata or {}).get(METADATA_KEY)
+    if raw is None:
+        raise PredictionError(f"{prediction} is not an evenet prediction file (no provenance)")
+    return json.loads(raw)
+
+
+def _split_indices(splits: Iterable[str] | None) -> list[int]:
+    names = list(SPLITS) if splits is None else list(splits)
+    unknown = [s for s in names if s not in SPLITS]
+    if unknown:
+        raise PredictionError(f"unknown split(s) {unknown}; splits are {list(SPLITS)}")
+    return [SPLITS[s] for s in names]
+
+
+def dataset_table(
+    dataset: str | os.PathLike, columns: Sequence[str] = (), splits: Iterable[str] | None = None
+) -> pa.Table:
+    """``sample, run, event, split`` and ``columns`` of a dataset's events in ``splits`` (default
+    all), in file order: shards as the manifest lists them, rows as stored."""
+    manifest = load_manifest(dataset)
+    known = {c["name"] for c in manifest.get("columns", [])} | set(ID_COLUMNS)
+    missing = [c for c in columns if c not in known]
+    if missing:
+        raise PredictionError(
+            f"dataset {dataset} has no column(s) {missing} (it has: {', '.join(sorted(known))})"
+        )
+    wanted = list(dict.fromkeys([*KEY_COLUMNS, "split", *columns]))
+    codes = pa.array(_split_indices(splits), type=pa.int8())
+    tables = []
+    for shard in shard_entries(manifest, dataset):
+        table = pq.read_table(shard.path, columns=wanted)
+        tables.append(table.filter(pc.is_in(table["split"], value_set=codes)))
+    if not tables:
+        return pa.schema([]).empty_table()
+    return pa.concat_tables(tables, promote_options="permissive").unify_dictionaries()
+
+
+def _keys(table: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """sample (strings), run and event of every row."""
+    sample = table["sample"].cast(pa.string()).to_numpy(zero_copy_only=False)
+    return sample, table["run"].to_numpy(), table["event"].to_numpy()
+
+
+def _positions(dataset: pa.Table, prediction: pa.Table) -> np.ndarray:
+    """Row of ``dataset`` holding each row of ``prediction`` (same sample, run, event)."""
+    d_sample, d_run, d_event = _keys(dataset)
+    p_sample, p_run, p_event = _keys(prediction)
+    names, codes = np.unique(np.concatenate([d_sample, p_sample]), return_inverse=True)
+    keys = np.stack([codes, np.concatenate([d_run, p_run]), np.concatenate([d_event, p_event])], 1)
+    _, ids = np.unique(keys, axis=0, return_inverse=True)
+    ids = ids.reshape(-1)
+    n = len(d_run)
+    d_ids, p_ids = ids[:n], ids[n:]
+    if len(np.unique(d_ids)) != n:
+        raise PredictionError("the dataset lists an event (sample, run, event) twice")
+    where = np.full(ids.max() + 1 if len(ids) else 0, -1, dtype=np.int64)
+    where[d_ids] = np.arange(n)
+    rows = where[p_ids]
+    if (rows < 0).any():
+        i = int(np.flatnonzero(rows < 0)[0])
+        raise PredictionError(
+            f"{int((rows < 0).sum())} predicted event(s) are not in the dataset's requested "
+            f"splits, e.g. sample {p_sample[i]!r} run {p_run[i]} event {p_event[i]}"
+        )
+    return rows
+
+
+def load(
+    prediction: str | os.PathLike | None,
+    dataset: str | os.PathLike,
+    columns: Sequence[str] = (),
+    splits: Iterable[str] | None = None,
+) -> pa.Table:
+    """Prediction columns with the dataset ``columns`` (``x``, ``x_mask``, ``globals``,
+    ``x_extra``, targets, ...) of the same events, aligned on (sample, run, event).
+
+    Rows follow the prediction file (restricted to ``splits``, default: all it holds). With
+    ``prediction=None`` the dataset's columns alone (for exporting events). Raises
+    PredictionError for a prediction made on another version of the dataset (manifest
+    checksum) and for a predicted event the dataset does not hold.
+    """
+    if prediction is None:
+        return dataset_table(dataset, columns, splits)
+    provenance = metadata(prediction)
+    made_on, now = provenance.get("manifest_sha256"), manifest_checksum(dataset)
+    if made_on != now:
+        raise PredictionError(
+            f"{prediction} was made on another version of {dataset} (manifest sha256 "
+            f"{str(made_on)[:12]}..., now {now[:12]}...): rerun the prediction"
+        )
+    table = pq.read_table(prediction)
+    if splits is not None:
+        codes = pa.array(_split_indices(splits), type=pa.int8())
+        table = table.filter(pc.is_in(table["split"], value_set=codes))
+    present = [s for s, i in SPLITS.items() if i in set(pc.unique(table["split"]).to_pylist())]
+    extra = [c for c in columns if c not in table.column_names]
+    events = dataset_table(dataset, extra, present)
+    rows = pa.array(_positions(events, table))
+    for name in extra:
+        table = table.append_column(name, events[name].take(rows))
+    return table

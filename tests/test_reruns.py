@@ -1,0 +1,144 @@
+"""What a config change reruns, through the Snakemake Python API.
+
+The ci workflow is laid out once with empty files and Snakemake's touch executor, which
+records each job's params (its resolved options) as a real run would. Each case then
+dry-runs with one more config file and reads the scheduled jobs from the outputs Snakemake
+would update. Guards against jobs that depend on which files supplied a value (a no-op
+override rescheduled all 22 jobs) and against options that miss a value a job uses.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from snakemake.api import SnakemakeApi
+from snakemake.settings.types import (
+    ConfigSettings,
+    DAGSettings,
+    OutputSettings,
+    Quietness,
+    ResourceSettings,
+)
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _run(tmp: Path, extra: list[Path], executor: str) -> list[Path]:
+    """Outputs of the jobs Snakemake schedules (dryrun) or touches (touch: every job, so that
+    every job's params are recorded)."""
+    updated: list[str] = []
+    cwd = os.getcwd()
+    try:
+        with SnakemakeApi(
+            OutputSettings(quiet={Quietness.ALL}, dryrun=executor == "dryrun")
+        ) as api:
+            workflow = api.workflow(
+                resource_settings=ResourceSettings(cores=1),
+                config_settings=ConfigSettings(
+                    configfiles=[REPO / "config" / "ci.yaml", tmp / "out.yaml", *extra]
+                ),
+                snakefile=REPO / "Snakefile",
+                workdir=tmp / "work",
+            )
+            workflow.dag(DAGSettings(forceall=executor == "touch")).execute_workflow(
+                executor="local", pseudo_executor=executor, updated_files=updated
+            )
+    finally:
+        os.chdir(cwd)
+    return [Path(f) if os.path.isabs(f) else tmp / "work" / f for f in updated]
+
+
+def _jobs(outputs: list[Path], root: Path) -> set[str]:
+    """A readable name per scheduled job, from its output paths below ``root``."""
+    names = set()
+    for path in outputs:
+        parts = path.relative_to(root).parts
+        if parts[0] in ("training", "predictions") and parts[1] != "pretrain":
+            kind = "finetune" if parts[0] == "training" else "predict"
+            names.add(f"{kind} {'/'.join(parts[2:7] if kind == 'finetune' else parts[1:6])}")
+        elif parts[0] == "training":
+            names.add("pretrain")
+        else:
+            names.add(f"{parts[0]} {parts[-2] if parts[0] != 'datasets' else parts[1]}")
+    return names
+
+
+@pytest.fixture(scope="module")
+def workflow(tmp_path_factory):
+    """The ci workflow with every output present and its params recorded."""
+    tmp = tmp_path_factory.mktemp("reruns")
+    (tmp / "work").mkdir()
+    (tmp / "out.yaml").write_text(f"output_dir: {tmp / 'out'}\n")
+    for path in _run(tmp, [], "dryrun"):
+        if path.suffix:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch()
+        else:  # directory() outputs (converted samples)
+            path.mkdir(parents=True, exist_ok=True)
+    assert _run(tmp, [], "touch"), "the touch run recorded no job"
+
+    def scheduled(text: str | None) -> set[str]:
+        extra = []
+        if text is not None:
+            extra = [tmp / f"change{len(list(tmp.glob('change*')))}.yaml"]
+            extra[0].write_text(text)
+        return _jobs(_run(tmp, extra, "dryrun"), tmp / "out")
+
+    return scheduled
+
+
+def test_nothing_to_do_once_everything_exists(workflow):
+    assert workflow(None) == set()
+
+
+def test_a_config_file_that_changes_nothing_schedules_nothing(workflow):
+    """The default seed, a default training value and an unchanged run: same options."""
+    text = "seed: 20261125\ntraining: {finetune: {lr: 0.001}}\nanalyses: {haa: {enabled: true}}\n"
+    assert workflow(text) == set()
+
+
+def test_run_training_override_reruns_that_run_only(workflow):
+    assert workflow("analyses: {haa: {runs: {main: {training: {steps: 7}}}}}\n") == {
+        "finetune haa/main/pretrained/size_all/seed1",
+        "finetune haa/main/scratch/size_all/seed1",
+        "predict haa/main/pretrained/size_all/seed1",
+        "predict haa/main/scratch/size_all/seed1",
+    }
+
+
+def test_prediction_setting_reruns_predictions_only(workflow):
+    assert workflow("analyses: {haa: {runs: {main: {predict: {splits: [val, test]}}}}}\n") == {
+        "predict haa/main/pretrained/size_all/seed1",
+        "predict haa/main/scratch/size_all/seed1",
+    }
+
+
+def test_pretraining_key_reruns_pretraining_and_pretrained_finetunes(workflow):
+    assert workflow("training: {pretrain: {lr: 0.002}}\n") == {
+        "pretrain",
+        "finetune haa/main/pretrained/size_all/seed1",
+        "predict haa/main/pretrained/size_all/seed1",
+    }
+
+
+def test_detector_setting_regenerates_every_shard(workflow):
+    jobs = workflow("detector: {jets: {radius: 0.5}}\n")
+    assert {j for j in jobs if j.startswith("ntuples")} == {
+        "ntuples ttbar_dilepton",
+        "ntuples haa_4b_ma30",
+        "ntuples dimuon_lowmass",
+    }
+    assert "pretrain" in jobs and "predict haa/main/scratch/size_all/seed1" in jobs
+
+
+def test_disabled_analysis_schedules_no_analysis_job(tmp_path):
+    (tmp_path / "work").mkdir()
+    (tmp_path / "out.yaml").write_text(f"output_dir: {tmp_path / 'out'}\n")
+    (tmp_path / "off.yaml").write_text("analyses: {haa: {enabled: false}}\n")
+    enabled = _jobs(_run(tmp_path, [], "dryrun"), tmp_path / "out")
+    disabled = _jobs(_run(tmp_path, [tmp_path / "off.yaml"], "dryrun"), tmp_path / "out")
+    analysis_jobs = {j for j in enabled if j.startswith(("finetune", "predict"))}
+    assert len(analysis_jobs) == 4
+    assert disabled == enabled - analysis_jobs
