@@ -3,8 +3,16 @@
 Layout below ``config['output_dir']`` (``{out}``):
 
     {out}/ntuples/{sample}/{sample}_{shard}.root      reconstruction ntuples (rule generate)
-    {out}/logs/{rule}/{sample}_{shard}.log            log of one job
-    {out}/benchmarks/{rule}/{sample}_{shard}.tsv      Snakemake benchmark of one job
+    {out}/pointclouds/{variant}/{sample}/             converted sample: shards + manifest.json
+    {out}/datasets/{dataset}/manifest.json, stats.json    dataset (rules dataset, stats)
+    {out}/training/pretrain/                          pretraining run (model.pt, metrics.csv,
+                                                      loss.png, checkpoints/)
+    {out}/training/finetune/{analysis}/{run}/{mode}/size_{size}/seed{seed}/   fine-tuning run
+    {out}/predictions/{analysis}/{run}/{mode}/size_{size}/seed{seed}/predictions.parquet
+    {out}/analyses/{analysis}/...                     analysis results (analyses/<name>/paths.py)
+    {out}/logs/{rule}/{wildcards}.log                 log of one job ({out}/logs/{analysis}/
+                                                      for an analysis's own jobs)
+    {out}/benchmarks/{rule}/{wildcards}.tsv           Snakemake benchmark of one job (likewise)
 
 Concrete paths write the shard index zero-padded to ``SHARD_DIGITS`` digits (``ttbar_007``);
 the ``*_pattern`` functions return the same paths with Snakemake wildcards ``{sample}`` and

@@ -91,3 +91,47 @@ def test_central_schema_has_no_analysis_keys_of_its_own():
     central = load_schema()["properties"]["analyses"]
     assert central["additionalProperties"] == {"type": ["object", "null"]}
     assert "runs" not in load_schema()["properties"]["training"]["properties"]
+
+
+ALLOWED = (
+    "evenet.physics",
+    "evenet.stats",
+    "evenet.paths",
+    "evenet.config",
+    "evenet.io.predictions",
+)
+
+
+def evenet_imports(path: Path) -> list[str]:
+    """The evenet modules a file imports (``from evenet import paths`` -> evenet.paths)."""
+    import ast
+
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found += [a.name for a in node.names if a.name.split(".")[0] == "evenet"]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            if node.module == "evenet":
+                found += [f"evenet.{a.name}" for a in node.names]
+            elif node.module.startswith("evenet."):
+                found.append(node.module)
+    return found
+
+
+def test_analysis_code_imports_only_the_shared_interfaces():
+    """Analyses use evenet.physics/stats/paths/config/io.predictions only (their tests may use
+    more): what two analyses need lives in evenet/, and internals can change under them."""
+    offending = []
+    for path in analyses.ANALYSES_DIR.rglob("*.py"):
+        if "tests" in path.relative_to(analyses.ANALYSES_DIR).parts:
+            continue
+        for module in evenet_imports(path):
+            if not any(module == a or module.startswith(a + ".") for a in ALLOWED):
+                offending.append(f"{path.relative_to(REPO)}: {module}")
+    assert not offending, offending
+
+
+def test_the_import_check_can_fail(tmp_path):
+    bad = tmp_path / "stage.py"
+    bad.write_text("from evenet.train import trainer\nfrom evenet import paths, data\n")
+    assert evenet_imports(bad) == ["evenet.train", "evenet.paths", "evenet.data"]
