@@ -74,7 +74,7 @@ def undeclared(imports: dict[str, str], declared: set[str]) -> list[str]:
     for module, where in sorted(imports.items()):
         dists = {_normalise(d) for d in providers.get(module, [])}
         if not dists:
-            problems.append(f"{module} ({where}): not installed, so no declared package provides it")
+            problems.append(f"{module} ({where}): not installed; no declared package provides it")
         elif not dists & declared:
             problems.append(f"{module} ({where}): provided by {sorted(dists)}, none declared")
     return problems

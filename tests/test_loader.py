@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 import torch
-from tests.shard_factory import CLASS_MAP, truth, write_dataset
 
 from evenet.data import DataError, ShardDataset, make_loader
 from evenet.io.manifest import ManifestError
+from tests.shard_factory import CLASS_MAP, truth, write_dataset
 
 BATCH = 64
 

@@ -122,7 +122,9 @@ def test_rows_align_with_the_test_split_in_file_order(prediction, shards, datase
         pq.read_table(e.path, columns=["sample", "split"]).to_pydict()
         for e in shard_entries(load_manifest(dataset), dataset)
     ]
-    expected = [s for part in samples for s, k in zip(part["sample"], part["split"]) if k == 2]
+    expected = [
+        s for part in samples for s, k in zip(part["sample"], part["split"], strict=True) if k == 2
+    ]
     assert table.column("sample").to_pylist() == expected
 
 
@@ -135,6 +137,7 @@ def test_several_splits_go_into_one_file_split_by_split(checkpoint, dataset, sha
     assert n_val > 0 and result["events"]["test"] == len(shards["event"])
     np.testing.assert_array_equal(split, np.repeat([1, 2], [n_val, len(shards["event"])]))
     np.testing.assert_array_equal(_column(output, "event")[n_val:], shards["event"])
+
 
 def test_loader_workers_keep_the_file_order(prediction, checkpoint, dataset, tmp_path):
     """Guards against rows interleaved by worker (the loader hands out batch j from j % K)."""
