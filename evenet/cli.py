@@ -169,6 +169,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     finetune.add_argument("--config", nargs="+", default=None, metavar="CFG")
     finetune.add_argument("--resume", action="store_true", help="continue checkpoints/last.pt")
+    finetune.add_argument(
+        "--events",
+        metavar="PARQUET",
+        help="train and validate on these events only (columns sample, run, event)",
+    )
+    finetune.add_argument(
+        "--stratify",
+        nargs="+",
+        metavar="CLASS=SHARE",
+        help="with --events: exact class shares of train and val, e.g. signal=0.1",
+    )
+    finetune.add_argument(
+        "--val-fraction", type=float, help="with --events: re-split train/val by a fixed hash"
+    )
     _add_options_arg(finetune)
 
     predict = commands.add_parser("predict", help="per-event outputs of a model on a split")
@@ -402,11 +416,20 @@ def _finetune(args) -> int:
     from evenet.train.options import TrainOptions
 
     heads: bool | list[str] = args.heads
+    events = {"stratify": _shares(args.stratify), "val_fraction": args.val_fraction}
     if args.options:
         options = job_options.parse(args.options)
         heads = list(options.get("load_heads") or [])
+        events = options.get("events") or events
         if options.get("mode") == "scratch" and not args.scratch:
             raise UsageError("--options is for a scratch run: give --scratch")
+    selection = None
+    if args.events:
+        from evenet.io.selection import Selection
+
+        selection = Selection(Path(args.events), None, events["stratify"], events["val_fraction"])
+    elif args.options and options.get("events"):
+        raise UsageError("this run trains on selected events: give --events PARQUET")
     if args.scratch == bool(args.pretrained):
         raise UsageError("give exactly one of --pretrained CHECKPOINT and --scratch")
     values = _training_values(args, "finetune")
@@ -421,11 +444,26 @@ def _finetune(args) -> int:
         pretrained=args.pretrained,
         scratch=args.scratch,
         load_heads=heads,
+        selection=selection,
         resume=args.resume,
         log=lambda line: print(line, file=sys.stderr),
     )
     print(f"finetune: {summary}", file=sys.stderr)
     return 0
+
+
+def _shares(specs: list[str] | None) -> dict[str, float] | None:
+    """``["signal=0.1"]`` -> {"signal": 0.1}."""
+    if not specs:
+        return None
+    shares = {}
+    for spec in specs:
+        name, _, value = spec.partition("=")
+        try:
+            shares[name] = float(value)
+        except ValueError:
+            raise UsageError(f"--stratify takes CLASS=SHARE, got {spec!r}") from None
+    return shares
 
 
 def _predict(args) -> int:
@@ -625,6 +663,7 @@ def _loaded_errors() -> list[type]:
     for module, name in (
         ("evenet.data.reader", "DataError"),
         ("evenet.io.predictions", "PredictionError"),
+        ("evenet.io.selection", "SelectionError"),
         ("evenet.generation.lhe", "LHEError"),
         ("evenet.generation.pythia_driver", "GenerationError"),
         ("evenet.io.events", "ReaderError"),

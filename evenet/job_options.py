@@ -145,6 +145,7 @@ def finetune(
         "dataset": spec["dataset"],
         "training": training,
         "load_heads": list(spec["load_heads"]) if mode == "pretrained" else [],
+        "events": copy.deepcopy(spec["events"]),
     }
 
 

@@ -10,6 +10,7 @@ Layout below ``config['output_dir']`` (``{out}``):
     {out}/training/finetune/{analysis}/{run}/{mode}/size_{size}/seed{seed}/   fine-tuning run
     {out}/predictions/{analysis}/{run}/{mode}/size_{size}/seed{seed}/predictions.parquet
     {out}/analyses/{analysis}/...                     analysis results (analyses/<name>/paths.py)
+    {out}/analyses/{analysis}/events/{name}.parquet   selected events a run trains on
     {out}/logs/{rule}/{wildcards}.log                 log of one job ({out}/logs/{analysis}/
                                                       for an analysis's own jobs)
     {out}/benchmarks/{rule}/{wildcards}.tsv           Snakemake benchmark of one job (likewise)
@@ -246,6 +247,11 @@ def analysis_predictions(config: Mapping[str, Any], analysis: str) -> list[Path]
 def analysis_dir(config: Mapping[str, Any], analysis: str) -> Path:
     """Results of one analysis: ``{out}/analyses/<analysis>/`` (its paths.py builds on this)."""
     return output_dir(config) / "analyses" / analysis
+
+
+def analysis_events(config: Mapping[str, Any], analysis: str, name: str) -> Path:
+    """An event list (sample, run, event) an analysis rule writes for runs with ``events:``."""
+    return analysis_dir(config, analysis) / "events" / f"{name}.parquet"
 
 
 def analysis_log_pattern(config: Mapping[str, Any], analysis: str, name: str) -> str:

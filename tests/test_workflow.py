@@ -205,3 +205,44 @@ def test_training_launcher_reads_the_job_resources():
         "srun -n 8 -c 32 "
     )
     assert training_launcher({"mpi": "srun", "tasks": 2}) == "srun -n 2 "
+
+
+def test_run_on_selected_events_takes_the_analysis_event_list(tmp_path):
+    """A run with `events:` makes the analysis's event list an input of its fine-tunings and
+    hands it to the command; without the list (no rule wrote it) the DAG cannot be built."""
+    out = tmp_path / "out"
+    override = tmp_path / "events.yaml"
+    override.write_text(
+        f"output_dir: {out}\n"
+        "analyses: {haa: {runs: {main: {events: {name: picked, stratify: {signal: 0.1}}}}}}\n"
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--profile",
+        "profiles/ci",
+        "--dry-run",
+        "--directory",
+        str(tmp_path / "work"),
+        "--configfile",
+        "config/ci.yaml",
+        str(override),
+    ]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SNAKEMAKE_")}
+    missing = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True)
+    assert missing.returncode != 0 and "picked.parquet" in missing.stdout + missing.stderr
+    events = out / "analyses" / "haa" / "events" / "picked.parquet"
+    events.parent.mkdir(parents=True)
+    events.write_bytes(b"")
+    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    finetunes = re.findall(r"^Shell command: (evenet finetune .*)$", result.stdout, re.MULTILINE)
+    assert len(finetunes) == 2
+    for line in finetunes:
+        assert f"--events {events} " in line
+        assert job_options(line)["events"] == {
+            "name": "picked",
+            "stratify": {"signal": 0.1},
+            "val_fraction": None,
+        }

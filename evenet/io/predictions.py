@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from evenet.io.event_keys import DuplicateEventError, keys, locate
 from evenet.io.manifest import load_manifest, manifest_path, sha256_file, shard_entries
 from evenet.io.schema import SPLITS
 
@@ -75,32 +76,18 @@ def dataset_table(
     return pa.concat_tables(tables, promote_options="permissive").unify_dictionaries()
 
 
-def _keys(table: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """sample (strings), run and event of every row."""
-    sample = table["sample"].cast(pa.string()).to_numpy(zero_copy_only=False)
-    return sample, table["run"].to_numpy(), table["event"].to_numpy()
-
-
 def _positions(dataset: pa.Table, prediction: pa.Table) -> np.ndarray:
     """Row of ``dataset`` holding each row of ``prediction`` (same sample, run, event)."""
-    d_sample, d_run, d_event = _keys(dataset)
-    p_sample, p_run, p_event = _keys(prediction)
-    names, codes = np.unique(np.concatenate([d_sample, p_sample]), return_inverse=True)
-    keys = np.stack([codes, np.concatenate([d_run, p_run]), np.concatenate([d_event, p_event])], 1)
-    _, ids = np.unique(keys, axis=0, return_inverse=True)
-    ids = ids.reshape(-1)
-    n = len(d_run)
-    d_ids, p_ids = ids[:n], ids[n:]
-    if len(np.unique(d_ids)) != n:
-        raise PredictionError("the dataset lists an event (sample, run, event) twice")
-    where = np.full(ids.max() + 1 if len(ids) else 0, -1, dtype=np.int64)
-    where[d_ids] = np.arange(n)
-    rows = where[p_ids]
+    try:
+        rows = locate(keys(dataset), keys(prediction))
+    except DuplicateEventError as error:
+        raise PredictionError(f"the dataset is inconsistent: {error}") from None
     if (rows < 0).any():
+        sample, run, event = keys(prediction)
         i = int(np.flatnonzero(rows < 0)[0])
         raise PredictionError(
             f"{int((rows < 0).sum())} predicted event(s) are not in the dataset's requested "
-            f"splits, e.g. sample {p_sample[i]!r} run {p_run[i]} event {p_event[i]}"
+            f"splits, e.g. sample {sample[i]!r} run {run[i]} event {event[i]}"
         )
     return rows
 

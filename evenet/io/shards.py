@@ -30,6 +30,33 @@ def to_table(columns: dict[str, np.ndarray], schema: pa.Schema, sample: str) -> 
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
+def write_shard(table: pa.Table, path: Path, sample: str, row_group_events: int) -> dict:
+    """Write one shard file; returns its manifest entry (path relative to its folder)."""
+    # Dictionary-encoding float columns is slow and gains nothing: only `sample` gets it.
+    pq.write_table(
+        table,
+        path,
+        row_group_size=row_group_events,
+        compression="zstd",
+        use_dictionary=["sample"],
+        write_statistics=False,
+    )
+    split = table.column("split").to_numpy()
+    groups = []
+    for start in range(0, table.num_rows, row_group_events):
+        part = split[start : start + row_group_events]
+        groups.append(
+            {"rows": len(part), "splits": [int(np.sum(part == s)) for s in SPLITS.values()]}
+        )
+    return {
+        "path": path.name,
+        "sample": sample,
+        "rows": table.num_rows,
+        "sha256": sha256_file(path),
+        "row_groups": groups,
+    }
+
+
 class ShardWriter:
     """Accumulates chunks, cuts files of ``shard_events`` and row groups of ``row_group_events``.
 
@@ -69,31 +96,8 @@ class ShardWriter:
         self._pending_rows = tail.num_rows
 
         name = f"{self.sample}_{len(self.entries):04d}.parquet"
-        path = self.staging / name
-        # Dictionary-encoding float columns is slow and gains nothing: only `sample` gets it.
-        pq.write_table(
-            head,
-            path,
-            row_group_size=self.row_group_events,
-            compression="zstd",
-            use_dictionary=["sample"],
-            write_statistics=False,
-        )
-        split = head.column("split").to_numpy()
-        groups = []
-        for start in range(0, head.num_rows, self.row_group_events):
-            part = split[start : start + self.row_group_events]
-            groups.append(
-                {"rows": len(part), "splits": [int(np.sum(part == s)) for s in SPLITS.values()]}
-            )
         self.entries.append(
-            {
-                "path": name,
-                "sample": self.sample,
-                "rows": head.num_rows,
-                "sha256": sha256_file(path),
-                "row_groups": groups,
-            }
+            write_shard(head, self.staging / name, self.sample, self.row_group_events)
         )
 
     def finish(self) -> list[dict]:

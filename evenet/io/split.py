@@ -30,6 +30,23 @@ def split_key(sample: str, run: np.ndarray, event: np.ndarray) -> np.ndarray:
     return sample_hash ^ run_bits ^ event_bits
 
 
+def _uniform(key: np.ndarray) -> np.ndarray:
+    """Top 53 bits of splitmix64(key) -> a double in [0, 1) exactly."""
+    return (splitmix64(key) >> np.uint64(11)).astype(np.float64) * 2.0**-53
+
+
+def event_uniform(samples: np.ndarray, run: np.ndarray, event: np.ndarray, salt: int) -> np.ndarray:
+    """A fixed number in [0, 1) per event, independent of the split's (another ``salt`` gives
+    an independent stream): orders events for nested subsets and re-splits."""
+    samples = np.asarray(samples).astype(str)
+    out = np.empty(len(samples), dtype=np.float64)
+    for name in np.unique(samples):
+        rows = samples == name
+        key = split_key(name, np.asarray(run)[rows], np.asarray(event)[rows])
+        out[rows] = _uniform(key ^ splitmix64(np.array([salt], dtype=np.uint64)))
+    return out
+
+
 def assign_split(sample: str, run: np.ndarray, event: np.ndarray, fractions) -> np.ndarray:
     """0 (train), 1 (val) or 2 (test) per event, as int8."""
     fractions = np.asarray(fractions, dtype=np.float64)
@@ -37,7 +54,6 @@ def assign_split(sample: str, run: np.ndarray, event: np.ndarray, fractions) -> 
         raise ValueError(
             f"split fractions must be three non-negative numbers summing to 1, got {fractions}"
         )
-    # Top 53 bits -> a double in [0, 1) exactly.
-    u = (splitmix64(split_key(sample, run, event)) >> np.uint64(11)).astype(np.float64) * 2.0**-53
+    u = _uniform(split_key(sample, run, event))
     edges = np.cumsum(fractions)[:2]
     return np.searchsorted(edges, u, side="right").astype(np.int8)

@@ -7,10 +7,12 @@ the same architecture from random weights with the dataset's own statistics, for
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 
+from evenet.io.selection import Selection, ensure_selected
 from evenet.model.checkpoint import check_compatible, load_checkpoint
 from evenet.model.errors import CheckpointError
 from evenet.train.options import TrainOptions
@@ -26,9 +28,16 @@ def finetune(
     pretrained: str | Path | None = None,
     scratch: bool = False,
     load_heads: bool | list[str] = False,
+    selection: Selection | None = None,
     resume: bool = False,
     log=print,
 ) -> dict:
+    """Fine-tune on ``dataset`` (or, with ``selection``, on its selected events: a dataset
+    written to ``run_dir``/selected whose training size is ``options.train_events``)."""
+    if selection is not None:
+        selection = replace(selection, size=options.train_events or None)
+        dataset = ensure_selected(dataset, selection, Path(run_dir) / "selected", log=log)
+        options = replace(options, train_events=0)  # the selected dataset has that size
     manifest, own_stats = dataset_inputs(Path(dataset))
     torch.manual_seed(options.seed)  # new heads: one initialisation per seed (ensembles)
     if scratch:

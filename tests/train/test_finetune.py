@@ -120,3 +120,58 @@ def test_cli_finetune_then_predict(pretrained, tmp_path, capsys):
     )
     assert out.stat().st_size > 0
     assert main(["finetune", "--dataset", str(dataset), "--output", str(tmp_path / "x")]) == 2
+
+
+def test_workflow_job_on_selected_events(pretrained, tmp_path, capsys):
+    """The finetune and predict commands as rule finetune/predict run them (--options from the
+    resolver), for a run with `events:`: training sees only the listed events at the
+    stratified share, prediction covers the parent dataset's splits."""
+    import pyarrow.parquet as pq
+
+    from evenet import job_options
+    from evenet.config import default_config_path, load_config
+    from evenet.io.columns import to_numpy
+    from evenet.io.predictions import dataset_table
+
+    dataset, checkpoint = pretrained
+    override = tmp_path / "run.yaml"
+    override.write_text(
+        "training: {finetune: {batch_size: 16, num_workers: 0, warmup_steps: 1, eval_every: 0}}\n"
+        "analyses: {haa: {runs: {main: {training: {steps: 2}, predict: {splits: [val, test]},"
+        " events: {name: picked, stratify: {class0: 0.25}, val_fraction: 0.2}}}}}\n"
+    )
+    config = load_config([default_config_path(), override])
+    options = job_options.finetune(config, "haa", "main", "pretrained", 64, 2)
+    events = tmp_path / "picked.parquet"
+    pq.write_table(dataset_table(dataset).slice(0, 900).select(["sample", "run", "event"]), events)
+    run = tmp_path / "run"
+    argv = ["finetune", "--dataset", str(dataset), "--output", str(run)]
+    argv += ["--pretrained", str(checkpoint), "--events", str(events)]
+    assert main([*argv, "--options", job_options.to_param(options)]) == 0
+    err = capsys.readouterr().err
+    assert "[finetune] options differing from the defaults:" in err and "steps: 300 -> 2" in err
+    train_split = dataset_table(run / "selected", ["process"], ["train"])
+    assert train_split.num_rows == 64 and (to_numpy(train_split["process"]) == 1).sum() == 16
+    assert json.loads((run / "summary.json").read_text())["steps"] == 2
+    predictions = tmp_path / "predictions.parquet"
+    predict_options = job_options.to_param(job_options.predict(config, "haa", "main"))
+    assert (
+        main(
+            [
+                "predict",
+                "--checkpoint",
+                str(run / "model.pt"),
+                "--dataset",
+                str(dataset),
+                "--output",
+                str(predictions),
+                "--options",
+                predict_options,
+            ]
+        )
+        == 0
+    )
+    assert set(to_numpy(pq.read_table(predictions)["split"])) == {1, 2}
+    without = [a for a in argv if a not in ("--events", str(events))]
+    assert main([*without, "--options", job_options.to_param(options)]) == 2
+    assert "give --events" in capsys.readouterr().err

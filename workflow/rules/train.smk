@@ -48,6 +48,9 @@ def _finetune_inputs(wildcards):
     }
     if wildcards.mode == "pretrained":
         inputs["pretrained"] = paths.pretrain_outputs(config)["model"]
+    events = job_options.run_spec(config, wildcards.analysis, wildcards.run)["events"]
+    if events is not None:  # written by a rule of the analysis
+        inputs["events"] = paths.analysis_events(config, wildcards.analysis, events["name"])
     return inputs
 
 
@@ -73,6 +76,8 @@ rule finetune:
         mode: pretrained (from rule pretrain's model) | scratch (random initialisation)
         size: "all" or the number of training events (a fixed subset, data-size scans)
         seed: the run's seed (ensembles)
+
+    A run with `events:` trains on the events its analysis selected (the list is an input).
     """
     input:
         unpack(_finetune_inputs),
@@ -83,6 +88,7 @@ rule finetune:
         init=lambda wc, input: (
             ["--pretrained", input.pretrained] if wc.mode == "pretrained" else ["--scratch"]
         ),
+        events=lambda wc, input: ["--events", input.events] if "events" in input.keys() else [],
     output:
         **paths.finetune_outputs_pattern(config),
     log:
@@ -94,7 +100,7 @@ rule finetune:
         mem_mb=6000,
     shell:
         "evenet finetune --dataset {params.dataset:q} --output {params.run:q} {params.init:q}"
-        " --resume --options {params.options:q} > {log:q} 2>&1"
+        " {params.events:q} --resume --options {params.options:q} > {log:q} 2>&1"
 
 
 rule predict:
