@@ -20,6 +20,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from evenet.errors import EvenetError
 from evenet.yaml_io import parse_yaml
 
 _REPO = Path(__file__).resolve().parent.parent
@@ -27,7 +28,7 @@ _REPO = Path(__file__).resolve().parent.parent
 KeyPath = tuple[str, ...]
 
 
-class ConfigError(ValueError):
+class ConfigError(EvenetError, ValueError):
     """Invalid configuration; the message names the offending key path and file(s)."""
 
 

@@ -178,3 +178,57 @@ def test_bench_model_profile_into_a_missing_folder_is_refused_up_front(tmp_path,
     target = tmp_path / "missing" / "profile.txt"
     code = _run(["bench", "model", "--preset", "tiny", "--profile", str(target)], capsys)
     assert code == 2 and "folder does not exist" in capsys.readouterr().err
+
+
+def test_every_error_class_derives_from_evenet_error():
+    """Guards against a user-facing error the CLI would print as a traceback: every
+    `*Error` class defined in the package is an EvenetError."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import evenet
+    from evenet.errors import EvenetError
+
+    found = []
+    for info in pkgutil.walk_packages(evenet.__path__, "evenet."):
+        module = importlib.import_module(info.name)
+        for name, cls in inspect.getmembers(module, inspect.isclass):
+            if cls.__module__ == info.name and name.endswith("Error"):
+                found.append(cls)
+                assert issubclass(cls, EvenetError), f"{info.name}.{name}"
+    assert len(found) >= 10
+
+
+def test_the_command_line_starts_without_torch_or_the_generation_stack():
+    """Every command module registers its parser without importing torch, uproot or Pythia
+    (a training node need not install the generation stack, and --help stays fast)."""
+    code = (
+        "import sys; from evenet.cli import build_parser; build_parser(); "
+        "print(sorted(m for m in ('torch', 'uproot', 'pythia8mc', 'awkward') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
+
+
+def test_each_command_module_registers_its_commands():
+    from evenet.cli import build_parser
+    from evenet.commands import COMMAND_MODULES
+
+    parser = build_parser()
+    choices = parser._subparsers._group_actions[0].choices
+    assert set(choices) == {
+        "generate",
+        "convert",
+        "dataset",
+        "stats",
+        "model",
+        "pretrain",
+        "finetune",
+        "predict",
+        "bench",
+    }
+    assert all(choices[c].get_default("handler") for c in choices if c != "bench")
+    assert len(COMMAND_MODULES) == 5

@@ -10,10 +10,11 @@ import pyarrow.parquet as pq
 
 from evenet import SCHEMA_VERSION
 from evenet.data.plan import Piece
+from evenet.errors import EvenetError
 from evenet.io.columns import to_numpy
 
 
-class DataError(ValueError):
+class DataError(EvenetError, ValueError):
     """A shard does not match its manifest (missing file, column, schema or counts)."""
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import yaml
 
+from evenet.errors import EvenetError
 from evenet.yaml_io import parse_yaml
 
 DEFAULT_CATALOGUE = Path(__file__).resolve().parents[2] / "config" / "processes.yaml"
@@ -22,7 +23,7 @@ _KEYS = {
 }
 
 
-class CatalogueError(ValueError):
+class CatalogueError(EvenetError, ValueError):
     """The catalogue file is malformed or a process name is unknown."""
 
 

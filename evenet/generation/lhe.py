@@ -8,8 +8,10 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
+from evenet.errors import EvenetError
 
-class LHEError(ValueError):
+
+class LHEError(EvenetError, ValueError):
     """The LHE file is missing, unreadable or not an LHE file."""
 
 

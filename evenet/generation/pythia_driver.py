@@ -9,6 +9,7 @@ from pathlib import Path
 import awkward as ak
 import pythia8mc
 
+from evenet.errors import EvenetError
 from evenet.generation.catalogue import Process
 from evenet.generation.spin_hook import SpinCorrelationHook
 from evenet.generation.weights import open_fractions
@@ -28,7 +29,7 @@ _QUIET = (
 _MAX_EMPTY_BATCHES = 20
 
 
-class GenerationError(RuntimeError):
+class GenerationError(EvenetError, RuntimeError):
     """Pythia could not be configured or stopped producing events."""
 
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from evenet.errors import EvenetError
+
 Keys = tuple[np.ndarray, np.ndarray, np.ndarray]  # sample (strings), run, event
 
 
-class DuplicateEventError(ValueError):
+class DuplicateEventError(EvenetError, ValueError):
     """A list that must name each event once names one twice."""
 
 

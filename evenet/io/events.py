@@ -13,13 +13,15 @@ from dataclasses import dataclass
 import awkward as ak
 import numpy as np
 
+from evenet.errors import EvenetError
+
 # Fields every object collection carries (ragged, one list per event).
 JET_FIELDS = ("pt", "eta", "phi", "mass", "btag")
 LEPTON_FIELDS = ("pt", "eta", "phi", "mass", "charge", "iso", "ip3d")
 GENPART_FIELDS = ("pdgId", "genPartIdxMother", "pt", "eta", "phi", "mass")
 
 
-class ReaderError(ValueError):
+class ReaderError(EvenetError, ValueError):
     """An input file cannot be read as asked; the message names the file and the branch."""
 
 

@@ -26,12 +26,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evenet import SCHEMA_VERSION
+from evenet.errors import EvenetError
 
 MANIFEST_NAME = "manifest.json"
 STATS_NAME = "stats.json"
 
 
-class ManifestError(ValueError):
+class ManifestError(EvenetError, ValueError):
     """A manifest is missing, malformed or of another schema version."""
 
 

@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from evenet.errors import EvenetError
 from evenet.io.event_keys import DuplicateEventError, keys, locate
 from evenet.io.manifest import load_manifest, manifest_path, sha256_file, shard_entries
 from evenet.io.schema import SPLITS
@@ -28,7 +29,7 @@ KEY_COLUMNS = ("sample", "run", "event")
 ID_COLUMNS = (*KEY_COLUMNS, "split", "process", "weight")
 
 
-class PredictionError(ValueError):
+class PredictionError(EvenetError, ValueError):
     """Predictions cannot be used as asked: other dataset version, missing events, bad split."""
 
 

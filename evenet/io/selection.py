@@ -27,6 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from evenet.errors import EvenetError
 from evenet.io.event_keys import DuplicateEventError, keys, locate
 from evenet.io.manifest import (
     MANIFEST_NAME,
@@ -45,7 +46,7 @@ VAL_SALT = 0x7A1  # event_uniform stream of the train/val re-split
 TRAIN, VAL, TEST = SPLITS["train"], SPLITS["val"], SPLITS["test"]
 
 
-class SelectionError(ValueError):
+class SelectionError(EvenetError, ValueError):
     """The event list or the selection settings cannot be used with this dataset."""
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import yaml
 
+from evenet.errors import EvenetError
 from evenet.yaml_io import parse_yaml
 
 DEFAULT_TOPOLOGIES = Path(__file__).resolve().parents[2] / "config" / "topologies.yaml"
@@ -26,7 +27,7 @@ _SELECTOR_KEYS = (
 )
 
 
-class TopologyError(ValueError):
+class TopologyError(EvenetError, ValueError):
     """topologies.yaml is malformed or names something unknown."""
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from evenet.model.bench import bench_model
+from evenet.bench.model import bench_model
 
 
 def test_bench_model_measures_and_writes_the_profile(tmp_path):

@@ -82,7 +82,7 @@ def test_resume_with_other_options_is_refused(dataset, tmp_path):
 
 def test_bench_train_reports_rates_and_loader_stalls():
     """Guards against `evenet bench train` printing numbers that are not measured."""
-    from evenet.train.bench import bench_train
+    from evenet.bench.train import bench_train
 
     result = bench_train("tiny", steps=2, warmup=1, batch_size=32, num_workers=0, events=1500)
     assert result["steps"] == 2 and result["warmup_steps"] == 1 and result["events_per_s"] > 0
@@ -93,7 +93,7 @@ def test_bench_train_reports_rates_and_loader_stalls():
 
 def test_bench_train_rate_leaves_out_the_warm_up(tmp_path):
     """Guards against compilation or warm-up time diluting the steady-state rate."""
-    from evenet.train.bench import _steady_state
+    from evenet.bench.train import _steady_state
 
     csv = tmp_path / "metrics.csv"
     rows = ["step,events_per_s,loader_stall_fraction", "5,1,0.9", "10,100,0.0", "15,50,0.3"]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from evenet.bench import device_description
+from evenet.bench.common import device_description
 
 # Dense bf16 tensor-core peak (FLOP/s) for the model-FLOP utilisation of known GPUs.
 _PEAK_BF16 = {"H100": 989e12, "H200": 989e12, "A100": 312e12}

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from evenet.bench import device_description
+from evenet.bench.common import device_description
 
 
 def _synthetic_dataset(folder: Path, events: int) -> Path:
@@ -70,7 +70,7 @@ def bench_train(
     compile_mode: str = "default",
 ) -> dict:
     """Rate of the real training loop over ``steps`` steps after ``warmup`` untimed ones."""
-    from evenet.model.bench import body_flops_per_copy, utilisation
+    from evenet.bench.model import body_flops_per_copy, utilisation
     from evenet.train.options import TrainOptions
     from evenet.train.trainer import build_model, dataset_inputs, train
 

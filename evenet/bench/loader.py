@@ -9,7 +9,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from evenet.bench import device_description
+from evenet.bench.common import device_description
 from evenet.data.loader import make_loader
 from evenet.data.synthetic import write_synthetic_dataset
 

@@ -1,38 +1,12 @@
-"""Benchmarks behind `evenet bench ...`: each returns one flat dict (printed as JSON)."""
+"""`evenet bench generate` and `evenet bench convert`: the first two stages against their
+libraries' own speed."""
 
 from __future__ import annotations
 
-import json
-import os
-import platform
 import tempfile
-import time
 from pathlib import Path
 
-
-def device_description() -> str:
-    """CPU model and the cores this process may use."""
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"cpu: {model} ({len(os.sched_getaffinity(0))} cores available)"
-
-
-class _Clock:
-    """Wall and CPU time of a block (CPU summed over this process's threads)."""
-
-    def __enter__(self):
-        self.wall0, self.cpu0 = time.perf_counter(), time.process_time()
-        return self
-
-    def __exit__(self, *exc):
-        self.wall = time.perf_counter() - self.wall0
-        self.cpu = time.process_time() - self.cpu0
+from evenet.bench.common import Clock, device_description
 
 
 def bench_generate(process, n_events: int, seed: int, config: dict, lhe=None) -> dict:
@@ -49,15 +23,15 @@ def bench_generate(process, n_events: int, seed: int, config: dict, lhe=None) ->
     # Rates exclude initialisation (the same in both) and count events only.
     generate_shard_warmup(process, seed + 1, config, lhe)
     run = build_pythia(process, seed, gen["pythia_settings"], lhe=lhe)
-    with _Clock() as pythia_clock:
+    with Clock() as pythia_clock:
         pythia_events = sum(len(b) for b in run.batches(n_events, gen["batch_size"]))
     # The same events once more with next(): Pythia without building the awkward record.
     run = build_pythia(process, seed, gen["pythia_settings"], lhe=lhe)
-    with _Clock() as next_clock:
+    with Clock() as next_clock:
         next_events = sum(bool(run.pythia.next()) for _ in range(n_events))
     with tempfile.TemporaryDirectory(prefix="evenet-bench-") as tmp:
         output = Path(tmp) / "bench.root"
-        with _Clock() as full_clock:
+        with Clock() as full_clock:
             summary = generate_shard(
                 process, n_events, seed, output, config, lhe=lhe, progress=False
             )
@@ -92,7 +66,7 @@ def bench_convert(inputs: list[Path], config: dict) -> dict:
     from evenet.io.convert import convert_sample
 
     with tempfile.TemporaryDirectory(prefix="evenet-bench-") as tmp:
-        with _Clock() as clock:
+        with Clock() as clock:
             manifest = convert_sample(
                 inputs, Path(tmp) / "sample", "bench", config, log=lambda _: None
             )
@@ -118,13 +92,3 @@ def generate_shard_warmup(process, seed: int, config: dict, lhe) -> None:
         generate_shard(
             process, 20, seed, Path(tmp) / "warmup.root", config, lhe=lhe, progress=False
         )
-
-
-def print_result(result: dict, as_json: bool) -> None:
-    if as_json:
-        print(json.dumps(result, sort_keys=False))
-        return
-    width = max(len(k) for k in result)
-    for key, value in result.items():
-        text = f"{value:.4g}" if isinstance(value, float) else str(value)
-        print(f"{key:<{width}}  {text}")

@@ -1,0 +1,135 @@
+"""`evenet convert | dataset | stats`: point clouds, dataset manifests, normalisation statistics
+(rules convert, dataset and stats)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from evenet import arguments
+from evenet.errors import UsageError
+
+
+def register(commands) -> None:
+    convert = commands.add_parser(
+        "convert",
+        help="reconstruction files -> Parquet point clouds",
+        parents=[arguments.config_files(), arguments.job_options()],
+    )
+    convert.add_argument(
+        "--input",
+        nargs="+",
+        required=True,
+        metavar="FILE_OR_GLOB",
+        help="input files of ONE sample (globs are expanded, sorted)",
+    )
+    convert.add_argument("--output", required=True, help="output folder (shards + manifest.json)")
+    convert.add_argument("--sample", help="sample name (default: the output folder's name)")
+    convert.add_argument(
+        "--format",
+        default="nanoaod",
+        choices=["nanoaod", "delphes", "table"],
+        help="nanoaod: our ntuples or CMS NanoAOD (default)",
+    )
+    convert.add_argument(
+        "--topology",
+        help="force one topology of config/topologies.yaml "
+        "(default: the topologies listing the sample's process)",
+    )
+    convert.add_argument(
+        "--variant",
+        help="a conversion variant of conversion_variants (default: the base conversion section)",
+    )
+    convert.add_argument(
+        "--table-format", help="column map for --format table (config/table_formats/*.yaml)"
+    )
+    convert.set_defaults(handler=run_convert)
+
+    dataset = commands.add_parser(
+        "dataset",
+        help="a dataset manifest over converted samples",
+        parents=[arguments.job_options()],
+    )
+    dataset.add_argument("--name", help="dataset name (required without --options)")
+    dataset.add_argument(
+        "--samples",
+        nargs="+",
+        required=True,
+        metavar="DIR",
+        help="converted sample folders (or their manifest.json)",
+    )
+    dataset.add_argument("--output", required=True, help="dataset folder (manifest.json)")
+    dataset.add_argument(
+        "--classes",
+        nargs="+",
+        metavar="CLASS",
+        help="classes in order: a process name or NAME=proc1+proc2 "
+        "(default: one class per process id present)",
+    )
+    dataset.set_defaults(handler=run_dataset)
+
+    stats = commands.add_parser("stats", help="stats.json of a dataset and a printed summary")
+    stats.add_argument("dataset", help="dataset or sample folder (or its manifest.json)")
+    stats.set_defaults(handler=run_stats)
+
+
+def run_convert(args) -> int:
+    from evenet import job_options
+    from evenet.config import conversion_config, default_config_path, load_config
+    from evenet.io.convert import convert_sample
+
+    if args.options:
+        options = job_options.parse(args.options)
+        job_options.check_topologies(options)
+        config = {"conversion": options["conversion"], "readers": options["readers"]}
+        args.sample = args.sample or options.get("sample")
+    else:
+        config = load_config(args.config or [default_config_path()])
+        config["conversion"] = conversion_config(config, args.variant)
+    inputs = arguments.expand_inputs(args.input)
+    output = Path(args.output)
+    if not output.parent.is_dir():
+        raise UsageError(f"the parent of --output ({output.parent}) does not exist")
+    convert_sample(
+        inputs,
+        output,
+        args.sample or output.name,
+        config,
+        fmt=args.format,
+        topology=args.topology,
+        table_format=args.table_format,
+        log=arguments.log_line,
+    )
+    return 0
+
+
+def run_dataset(args) -> int:
+    from evenet.generation.catalogue import load_catalogue
+    from evenet.io.dataset import build_dataset, parse_classes
+
+    name, expressions = args.name, args.classes
+    if args.options:
+        from evenet import job_options
+
+        options = job_options.parse(args.options)
+        name, expressions = options.get("name", name), options.get("classes") or expressions
+    if not name:
+        raise UsageError("give --name NAME (the dataset's name)")
+    ids = {process: p.id for process, p in load_catalogue().items()}
+    classes = parse_classes(expressions, ids) if expressions else None
+    manifest = build_dataset(name, args.samples, args.output, classes)
+    print(
+        f"dataset {name}: {len(manifest['shards'])} shard(s), classes "
+        f"{manifest['classes']} -> {args.output}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def run_stats(args) -> int:
+    from evenet.io.stats import summary, write_stats
+
+    stats = write_stats(args.dataset)
+    print(summary(args.dataset))
+    print(f"stats.json: {stats['events']} training events", file=sys.stderr)
+    return 0
