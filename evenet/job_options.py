@@ -46,7 +46,7 @@ def parse(text: str) -> dict:
 @functools.cache
 def _catalogue() -> dict:
     """The process catalogue, read once per workflow (one generate job per shard asks)."""
-    from evenet.generation.catalogue import load_catalogue
+    from evenet.catalogue import load_catalogue
 
     return load_catalogue()
 

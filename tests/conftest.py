@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import uproot
 
+from evenet.catalogue import get_process
 from evenet.config import default_config_path, load_config
-from evenet.generation.catalogue import get_process
 from evenet.generation.generate import generate_shard
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

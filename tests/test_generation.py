@@ -72,7 +72,7 @@ def test_runs_tree_records_cross_section_before_the_veto(samples):
 
 
 def test_same_seed_same_arrays_other_seed_other_arrays(samples, base_config, tmp_path):
-    from evenet.generation.catalogue import get_process
+    from evenet.catalogue import get_process
     from evenet.generation.generate import generate_shard
 
     reference = samples.events("ttbar_dilepton", 50, seed=11)
@@ -153,8 +153,8 @@ def test_leptons_are_isolated_prompt_and_matched(samples):
 
 def test_failure_mid_run_leaves_no_partial_file(base_config, tmp_path, monkeypatch):
     """Guards the write-to-temporary-then-rename contract when the event loop breaks."""
+    from evenet.catalogue import get_process
     from evenet.generation import generate as generate_module
-    from evenet.generation.catalogue import get_process
 
     out = tmp_path / "shard.root"
     out.write_bytes(b"previous good content")

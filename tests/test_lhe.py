@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import uproot
 
-from evenet.generation.catalogue import get_process
+from evenet.catalogue import get_process
 from evenet.generation.generate import generate_shard
 
 

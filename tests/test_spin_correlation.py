@@ -11,7 +11,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from evenet.generation.catalogue import get_process
+from evenet.catalogue import get_process
 from evenet.generation.pythia_driver import build_pythia
 from evenet.generation.spin_hook import _top_system
 from evenet.physics.spin import cos_phi

@@ -14,6 +14,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from evenet import SCHEMA_VERSION
+from evenet.catalogue import load_catalogue, manifest_record
 from evenet.io.manifest import MANIFEST_NAME, sha256_file, write_json_atomic
 from evenet.io.schema import (
     N_OBJECTS,
@@ -98,7 +99,8 @@ def write_synthetic_dataset(
         "shapes": {"R": shapes.resonances, "D": shapes.daughters, "P": shapes.partons, "K": 0},
         "has_targets": with_targets,
         "target_columns": list(TARGET_COLUMNS) if with_targets else [],
-        "topologies": [{"id": 1, "name": "synthetic"}],
+        "topologies": [{"id": 1, "name": "synthetic", "processes": []}],
+        "processes": manifest_record(load_catalogue()),
         "splits": list(SPLITS),
         "samples": sample_info,
         "shards": shards,

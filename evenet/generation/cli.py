@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 from evenet import arguments
+from evenet.catalogue import EXTERNAL_LHE
 from evenet.errors import UsageError
-from evenet.generation.catalogue import EXTERNAL_LHE
 
 
 def register(commands) -> None:
@@ -53,7 +53,7 @@ def add_generation_args(parser: argparse.ArgumentParser) -> None:
 def _from_options(args):
     """Config (generation and detector sections) and process of a workflow job's --options."""
     from evenet import job_options
-    from evenet.generation.catalogue import process_from_dict
+    from evenet.catalogue import process_from_dict
 
     options = job_options.parse(args.options)
     try:
@@ -66,8 +66,8 @@ def _from_options(args):
 
 def resolve(args):
     """Config, process, LHE file and output of a generation command, checked."""
+    from evenet.catalogue import DEFAULT_CATALOGUE, get_process
     from evenet.config import default_config_path, load_config
-    from evenet.generation.catalogue import DEFAULT_CATALOGUE, get_process
     from evenet.generation.seeds import PYTHIA_MAX_SEED
 
     if getattr(args, "options", None):

@@ -10,7 +10,7 @@ import awkward as ak
 import numpy as np
 
 from evenet import SCHEMA_VERSION
-from evenet.generation.catalogue import Process
+from evenet.catalogue import Process
 from evenet.generation.detector import Detector, RecoObjects
 from evenet.generation.matching import JET_PARTON_IDS, leaf_partons, match
 from evenet.generation.ntuple import NtupleWriter, atomic_root_file, collection

@@ -9,8 +9,8 @@ from pathlib import Path
 import awkward as ak
 import pythia8mc
 
+from evenet.catalogue import Process
 from evenet.errors import EvenetError
-from evenet.generation.catalogue import Process
 from evenet.generation.spin_hook import SpinCorrelationHook
 from evenet.generation.weights import open_fractions
 

@@ -104,8 +104,7 @@ def run_convert(args) -> int:
 
 
 def run_dataset(args) -> int:
-    from evenet.generation.catalogue import load_catalogue
-    from evenet.io.dataset import build_dataset, parse_classes
+    from evenet.io.dataset import build_dataset
 
     name, expressions = args.name, args.classes
     if args.options:
@@ -115,9 +114,7 @@ def run_dataset(args) -> int:
         name, expressions = options.get("name", name), options.get("classes") or expressions
     if not name:
         raise UsageError("give --name NAME (the dataset's name)")
-    ids = {process: p.id for process, p in load_catalogue().items()}
-    classes = parse_classes(expressions, ids) if expressions else None
-    manifest = build_dataset(name, args.samples, args.output, classes)
+    manifest = build_dataset(name, args.samples, args.output, expressions or None)
     print(
         f"dataset {name}: {len(manifest['shards'])} shard(s), classes "
         f"{manifest['classes']} -> {args.output}",

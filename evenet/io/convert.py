@@ -96,11 +96,12 @@ def convert_sample(
     log=print,
 ) -> dict:
     """Convert ``inputs`` (one sample) into ``output``/ (shards + manifest.json); returns it."""
-    from evenet.generation.catalogue import load_catalogue
+    from evenet.catalogue import load_catalogue, manifest_record
 
     conv = config["conversion"]
     topologies: Topologies = load_topologies(topologies_path)
-    names_by_id = {p.id: name for name, p in load_catalogue().items()}
+    catalogue = load_catalogue()
+    names_by_id = {p.id: name for name, p in catalogue.items()}
     extra = list(conv["x_extra"])
     shapes = Shapes(topologies.resonances, topologies.daughters, topologies.partons, len(extra))
     writer = None
@@ -146,6 +147,7 @@ def convert_sample(
             "has_targets": has_targets,
             "target_columns": list(TARGET_COLUMNS) if has_targets else [],
             "topologies": topologies.summary(),
+            "processes": manifest_record(catalogue),
             "splits": list(SPLITS),
             "samples": {
                 sample: {

@@ -19,7 +19,12 @@ from evenet.io.manifest import (
     write_json_atomic,
 )
 
-_MUST_AGREE = ("conversion", "readers", "shapes", "topologies", "x_extra")
+_MUST_AGREE = ("conversion", "readers", "shapes", "topologies", "processes", "x_extra")
+
+
+def process_ids(manifest: dict) -> dict[str, int]:
+    """Process name -> id, from a manifest's record of the catalogue."""
+    return {entry["name"]: int(pid) for pid, entry in manifest.get("processes", {}).items()}
 
 
 def parse_classes(
@@ -41,13 +46,18 @@ def build_dataset(
     name: str,
     samples: list[str | os.PathLike],
     output: str | os.PathLike,
-    classes: list[tuple[str, list[int]]] | None = None,
+    classes: list[str] | list[tuple[str, list[int]]] | None = None,
 ) -> dict:
+    """A dataset manifest in ``output`` over the converted ``samples``; ``classes`` are class
+    expressions (``NAME=proc1+proc2`` or a process name, resolved with the samples' own
+    record of the catalogue) or resolved (name, process ids) pairs."""
     output = Path(output)
     manifests = [(Path(s), load_manifest(s)) for s in samples]
     if not manifests:
         raise ManifestError("a dataset needs at least one sample")
     first_path, first = manifests[0]
+    if classes and isinstance(classes[0], str):
+        classes = parse_classes(classes, process_ids(first))
     for path, manifest in manifests[1:]:
         for key in _MUST_AGREE:
             if manifest.get(key) != first.get(key):
@@ -80,6 +90,7 @@ def build_dataset(
                 "shapes",
                 "x_extra",
                 "topologies",
+                "processes",
                 "splits",
                 "conversion",
                 "readers",

@@ -7,7 +7,10 @@ Layout (JSON):
   columns          [{name, dtype, shape, features?, units?, transforms?}]
   shapes           {"R", "D", "P", "K"}
   has_targets      bool: the target columns exist (truth was available)
-  topologies       [{id, name}] (config/topologies.yaml order)
+  topologies       [{id, name, resonances, symmetries, neutrinos, partons, processes}]
+                   (config/topologies.yaml order; processes: the names that may have it)
+  processes        {"<process id>": {name, category}}: the catalogue the sample was converted
+                   with (config/processes.yaml); training reads names and categories here
   samples          {name: {process, xsec_pb, sum_weights, events, has_targets}}
   shards           [{path (relative to the manifest's folder), sample, rows, sha256,
                      row_groups: [{rows, splits: [n_train, n_val, n_test]}]}]

@@ -1,4 +1,4 @@
-"""The point-cloud data contract (DESIGN.md "Point-cloud datasets", schema version 1).
+"""The point-cloud data contract (DESIGN.md "Point-cloud datasets", schema version 2).
 
 One place defines the column names, dtypes and fixed shapes that the converter writes and
 the loader reads. Shapes that depend on config/topologies.yaml (R resonances × D daughters,

@@ -116,10 +116,8 @@ def write_stats(location) -> dict:
 
 def summary(location) -> str:
     """Events per process and split, and object multiplicities, as a text table."""
-    from evenet.generation.catalogue import load_catalogue
-
     manifest = load_manifest(location)
-    names = {str(p.id): name for name, p in load_catalogue().items()}
+    names = {pid: entry["name"] for pid, entry in manifest.get("processes", {}).items()}
     names["-1"] = "data"
     lines = [
         f"dataset {manifest['name']} ({manifest['kind']}, schema v{manifest['schema_version']})",

@@ -63,6 +63,7 @@ class Topologies:
                 "symmetries": t.symmetries,
                 "neutrinos": list(t.neutrinos),
                 "partons": list(t.partons),
+                "processes": list(t.processes),
             }
             for t in self.topologies
         ]

@@ -62,7 +62,7 @@ def build_for_summary(
         from evenet.model.checkpoint import from_checkpoint
 
         return from_checkpoint(checkpoint)[0]
-    from evenet.generation.catalogue import load_catalogue
+    from evenet.catalogue import load_catalogue
     from evenet.io.topologies import load_topologies
     from evenet.model.config import ModelConfigError, preset
     from evenet.model.normalize import neutral_stats

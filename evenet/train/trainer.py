@@ -69,15 +69,12 @@ def build_model(options: TrainOptions, manifest: dict, stats: dict) -> EveNet:
 
 
 def dataset_topologies(manifest: dict) -> list[dict]:
-    """The manifest's topologies that some process of the dataset can have (config/
-    topologies.yaml `processes`): a head per topology without events would never train."""
-    from evenet.generation.catalogue import load_catalogue
-    from evenet.io.topologies import load_topologies
-
-    names = {p.id: name for name, p in load_catalogue().items()}
-    present = {names.get(int(pid)) for pid in manifest.get("counts", {})}
-    possible = {t.name for t in load_topologies().topologies if present & set(t.processes)}
-    return [t for t in manifest["topologies"] if t["name"] in possible]
+    """The manifest's topologies that some process of the dataset can have (each topology's
+    `processes`, as the manifest records them): a head per topology without events would
+    never train."""
+    names = {pid: entry["name"] for pid, entry in manifest.get("processes", {}).items()}
+    present = {names.get(pid) for pid in manifest.get("counts", {})}
+    return [t for t in manifest["topologies"] if present & set(t.get("processes", ()))]
 
 
 def train(

@@ -33,14 +33,13 @@ def _train_weights(dataset: Path) -> tuple[np.ndarray, np.ndarray]:
 
 def process_factors(dataset: str | Path, mix: dict | None = None) -> dict[int, float]:
     """Per process id, the factor that turns its generator weight into its training weight."""
-    from evenet.generation.catalogue import load_catalogue
-
     process, weight = _train_weights(Path(dataset))
     ids, counts = np.unique(process, return_counts=True)
     mean_abs = {int(p): float(np.mean(np.abs(weight[process == p]))) for p in ids}
     factors = {p: (1.0 / m if m > 0 else 0.0) for p, m in mean_abs.items()}
     if mix:
-        category = {p.id: p.category for p in load_catalogue().values()}
+        recorded = load_manifest(dataset).get("processes", {})
+        category = {int(pid): entry["category"] for pid, entry in recorded.items()}
         unknown = sorted(set(mix) - set(category.values()))
         if unknown:
             raise ModelConfigError(f"training mix names unknown categories {unknown}")

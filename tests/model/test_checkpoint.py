@@ -7,6 +7,7 @@ import json
 import pytest
 import torch
 
+from evenet import SCHEMA_VERSION
 from evenet.io.topologies import load_topologies
 from evenet.model.checkpoint import (
     check_compatible,
@@ -37,7 +38,7 @@ def saved(tmp_path):
     return model, path
 
 
-def _manifest(schema_version=1, x=None):
+def _manifest(schema_version=SCHEMA_VERSION, x=None):
     from evenet.model.checkpoint import features
 
     names = features()
@@ -79,7 +80,7 @@ def test_mismatched_dataset_is_rejected(saved):
     """Guards against a model silently reading data of another schema or feature order."""
     _, path = saved
     with pytest.raises(CheckpointError, match="schema version"):
-        from_checkpoint(path, manifest=_manifest(schema_version=2))
+        from_checkpoint(path, manifest=_manifest(schema_version=SCHEMA_VERSION + 1))
     with pytest.raises(CheckpointError, match="expects x features"):
         from_checkpoint(path, manifest=_manifest(x=["pT", "E", "eta", "phi", "b", "l", "q"]))
 
@@ -118,5 +119,8 @@ def test_compatibility_check_accepts_the_converter_manifest_layout():
     from evenet.io.schema import Shapes, columns_description
     from evenet.model.checkpoint import features
 
-    manifest = {"schema_version": 1, "columns": columns_description(Shapes(4, 3, 16), True)}
-    check_compatible({"schema_version": 1, "features": features()}, manifest)
+    manifest = {
+        "schema_version": SCHEMA_VERSION,
+        "columns": columns_description(Shapes(4, 3, 16), True),
+    }
+    check_compatible({"schema_version": SCHEMA_VERSION, "features": features()}, manifest)

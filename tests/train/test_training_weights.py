@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from evenet.generation.catalogue import load_catalogue
+from evenet.catalogue import load_catalogue
 from evenet.model.errors import ModelConfigError
 from evenet.train.weights import TrainWeights, _train_weights, process_factors
 from tests.shard_factory import write_dataset

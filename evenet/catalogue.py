@@ -1,4 +1,7 @@
-"""The process catalogue (config/processes.yaml): named blocks of Pythia settings."""
+"""The process catalogue (config/processes.yaml): every process's fixed integer id, name,
+category and Pythia settings. Global identity: conversion writes the ids, and every manifest
+records the id -> name and category map (``manifest_record``), so training and analyses read
+them from their dataset, never from the checkout."""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ import yaml
 from evenet.errors import EvenetError
 from evenet.yaml_io import parse_yaml
 
-DEFAULT_CATALOGUE = Path(__file__).resolve().parents[2] / "config" / "processes.yaml"
+DEFAULT_CATALOGUE = Path(__file__).resolve().parents[1] / "config" / "processes.yaml"
 EXTERNAL_LHE = "external_lhe"
 _KEYS = {
     "id",
@@ -97,3 +100,11 @@ def get_process(name: str, path: str | Path = DEFAULT_CATALOGUE) -> Process:
             f"(add one to {path})"
         )
     return catalogue[name]
+
+
+def manifest_record(catalogue: dict[str, Process]) -> dict[str, dict[str, str]]:
+    """What a manifest records of the catalogue: {"<id>": {"name", "category"}}."""
+    return {
+        str(p.id): {"name": name, "category": p.category}
+        for name, p in sorted(catalogue.items(), key=lambda item: item[1].id)
+    }
