@@ -17,6 +17,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from evenet import SCHEMA_VERSION
 from evenet.config import ConfigError, conversion_config, merge, shard_events
 
 PREDICT_DEFAULTS = {"splits": ["test"], "neutrino_samples": 0, "diffusion_steps": 20}
@@ -83,6 +84,7 @@ def convert(config: Mapping[str, Any], sample: str, variant: str | None) -> dict
     from evenet.io.topologies import DEFAULT_TOPOLOGIES
 
     return {
+        "schema_version": SCHEMA_VERSION,  # a new data contract reconverts every sample
         "sample": sample,
         "variant": variant or "default",
         "conversion": conversion_config(config, variant),
@@ -106,7 +108,11 @@ def check_topologies(options: Mapping[str, Any]) -> None:
 def dataset(config: Mapping[str, Any], name: str) -> dict:
     """Options of one dataset manifest: its name and class map expressions."""
     spec = config["datasets"][name]
-    return {"name": name, "classes": list(spec.get("classes") or [])}
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "name": name,
+        "classes": list(spec.get("classes") or []),
+    }
 
 
 # --- training and prediction -----------------------------------------------------------------
