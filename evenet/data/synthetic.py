@@ -13,12 +13,10 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
-from evenet import SCHEMA_VERSION
 from evenet.catalogue import load_catalogue, manifest_record
-from evenet.io.manifest import MANIFEST_NAME, sha256_file, write_json_atomic
+from evenet.io.manifest import Manifest, sha256_file
 from evenet.io.schema import (
     N_OBJECTS,
-    SPLITS,
     TARGET_COLUMNS,
     Shapes,
     arrow_schema,
@@ -91,31 +89,27 @@ def write_synthetic_dataset(
                     "row_groups": groups,
                 }
             )
-    manifest = {
-        "schema_version": SCHEMA_VERSION,
-        "kind": "dataset",
-        "name": "synthetic",
-        "columns": columns_description(shapes, with_targets),
-        "shapes": {"R": shapes.resonances, "D": shapes.daughters, "P": shapes.partons, "K": 0},
-        "has_targets": with_targets,
-        "target_columns": list(TARGET_COLUMNS) if with_targets else [],
-        "topologies": [{"id": 1, "name": "synthetic", "processes": []}],
-        "processes": manifest_record(load_catalogue()),
-        "splits": list(SPLITS),
-        "samples": sample_info,
-        "shards": shards,
-        "counts": dict(sorted(counts.items(), key=lambda item: int(item[0]))),
-        "conversion": {"synthetic": True},
-        "config_hash": "synthetic",
-        "code_version": "synthetic",
-        "sources": [],
-    }
+    manifest = Manifest(
+        kind="dataset",
+        name="synthetic",
+        columns=columns_description(shapes, with_targets),
+        shapes={"R": shapes.resonances, "D": shapes.daughters, "P": shapes.partons, "K": 0},
+        has_targets=with_targets,
+        target_columns=list(TARGET_COLUMNS) if with_targets else [],
+        topologies=[{"id": 1, "name": "synthetic", "processes": []}],
+        processes=manifest_record(load_catalogue()),
+        samples=sample_info,
+        shards=shards,
+        counts=dict(sorted(counts.items(), key=lambda item: int(item[0]))),
+        conversion={"synthetic": True},
+        config_hash="synthetic",
+        code_version="synthetic",
+    )
     if class_map is not None:
-        manifest["class_map"] = {str(p): c for p, c in class_map.items()}
-        manifest["classes"] = [f"class{c}" for c in sorted(set(class_map.values()))]
-    path = folder / MANIFEST_NAME
-    write_json_atomic(path, manifest)
-    return path
+        manifest.class_map = {str(p): c for p, c in class_map.items()}
+        manifest.classes = [f"class{c}" for c in sorted(set(class_map.values()))]
+    return manifest.write(folder)
+
 
 
 def _columns(rng, begin, end, process, run, shapes, fractions) -> dict[str, np.ndarray]:

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from evenet import SCHEMA_VERSION, __version__
 from evenet.config import fingerprint
 from evenet.io.events import ReaderError, RecoEvents
-from evenet.io.manifest import MANIFEST_NAME, sha256_file, write_json_atomic
+from evenet.io.manifest import Manifest, sha256_file
 from evenet.io.pointcloud import build_point_clouds
 from evenet.io.schema import (
     SPLITS,
@@ -132,24 +131,22 @@ def convert_sample(
         if writer is None:
             raise ReaderError(f"no events in {', '.join(map(str, inputs))}")
         shards = writer.finish()
-        manifest = {
-            "schema_version": SCHEMA_VERSION,
-            "kind": "sample",
-            "name": sample,
-            "columns": columns_description(shapes, has_targets),
-            "shapes": {
+        record = Manifest(
+            kind="sample",
+            name=sample,
+            columns=columns_description(shapes, has_targets),
+            shapes={
                 "R": shapes.resonances,
                 "D": shapes.daughters,
                 "P": shapes.partons,
                 "K": shapes.extra_features,
             },
-            "x_extra": extra,
-            "has_targets": has_targets,
-            "target_columns": list(TARGET_COLUMNS) if has_targets else [],
-            "topologies": topologies.summary(),
-            "processes": manifest_record(catalogue),
-            "splits": list(SPLITS),
-            "samples": {
+            x_extra=extra,
+            has_targets=has_targets,
+            target_columns=list(TARGET_COLUMNS) if has_targets else [],
+            topologies=topologies.summary(),
+            processes=manifest_record(catalogue),
+            samples={
                 sample: {
                     "process": sorted(counts),
                     "events": events_total,
@@ -157,15 +154,15 @@ def convert_sample(
                     **_sample_record(runs),
                 }
             },
-            "shards": shards,
-            "counts": {str(pid): c for pid, c in sorted(counts.items())},
-            "conversion": conv,
-            "readers": config["readers"],
-            "config_hash": fingerprint(conv, config["readers"], topologies.summary()),
-            "code_version": __version__,
-            "sources": [{"path": str(p), "sha256": sha256_file(p)} for p in inputs],
-        }
-        write_json_atomic(writer.staging / MANIFEST_NAME, manifest)
+            shards=shards,
+            counts={str(pid): c for pid, c in sorted(counts.items())},
+            conversion=conv,
+            readers=config["readers"],
+            config_hash=fingerprint(conv, config["readers"], topologies.summary()),
+            sources=[{"path": str(p), "sha256": sha256_file(p)} for p in inputs],
+        )
+        record.write(writer.staging)
+        manifest = record.to_dict()
         writer.commit()
     except BaseException:
         if writer is not None:

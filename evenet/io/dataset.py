@@ -10,13 +10,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from evenet import SCHEMA_VERSION, __version__
 from evenet.io.manifest import (
-    MANIFEST_NAME,
+    Manifest,
     ManifestError,
     load_manifest,
     manifest_path,
-    write_json_atomic,
 )
 
 _MUST_AGREE = ("conversion", "readers", "shapes", "topologies", "processes", "x_extra")
@@ -79,36 +77,28 @@ def build_dataset(
     if classes is None:  # one class per simulated process; data (process -1) has no class
         classes = [(str(pid), [pid]) for pid in present if pid >= 0]
     class_map = {str(pid): index for index, (_, pids) in enumerate(classes) for pid in pids}
-    dataset = {
-        "schema_version": SCHEMA_VERSION,
-        "kind": "dataset",
-        "name": name,
-        **{
-            k: first[k]
-            for k in (
-                "columns",
-                "shapes",
-                "x_extra",
-                "topologies",
-                "processes",
-                "splits",
-                "conversion",
-                "readers",
-                "config_hash",
-            )
-        },
-        "has_targets": all(m["has_targets"] for _, m in manifests),
-        "target_columns": first["target_columns"]
-        if all(m["has_targets"] for _, m in manifests)
-        else [],
-        "samples": sample_records,
-        "shards": shards,
-        "counts": {str(p): counts[str(p)] for p in present},
-        "classes": [name for name, _ in classes],
-        "class_map": class_map,
-        "code_version": __version__,
-        "sources": [{"manifest": str(manifest_path(p).resolve())} for p, _ in manifests],
-    }
+    with_targets = all(m["has_targets"] for _, m in manifests)
+    dataset = Manifest(
+        kind="dataset",
+        name=name,
+        columns=first["columns"],
+        shapes=first["shapes"],
+        x_extra=first["x_extra"],
+        topologies=first["topologies"],
+        processes=first["processes"],
+        splits=first["splits"],
+        conversion=first["conversion"],
+        readers=first["readers"],
+        config_hash=first["config_hash"],
+        has_targets=with_targets,
+        target_columns=first["target_columns"] if with_targets else [],
+        samples=sample_records,
+        shards=shards,
+        counts={str(p): counts[str(p)] for p in present},
+        classes=[name for name, _ in classes],
+        class_map=class_map,
+        sources=[{"manifest": str(manifest_path(p).resolve())} for p, _ in manifests],
+    )
     output.mkdir(parents=True, exist_ok=True)  # only once every check has passed
-    write_json_atomic(output / MANIFEST_NAME, dataset)
-    return dataset
+    dataset.write(output)
+    return dataset.to_dict()

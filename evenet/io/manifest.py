@@ -25,10 +25,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 
-from evenet import SCHEMA_VERSION
+from evenet import SCHEMA_VERSION, __version__
 from evenet.errors import EvenetError
 
 MANIFEST_NAME = "manifest.json"
@@ -37,6 +37,61 @@ STATS_NAME = "stats.json"
 
 class ManifestError(EvenetError, ValueError):
     """A manifest is missing, malformed or of another schema version."""
+
+
+@dataclass
+class Manifest:
+    """One manifest.json, the only way one is built (conversion, `evenet dataset`, selected
+    events, synthetic test data): every key named once, with its type. Written as JSON by
+    ``write``; ``load_manifest`` checks a file against these fields."""
+
+    kind: str  # "sample" or "dataset"
+    name: str
+    columns: list[dict]
+    shapes: dict[str, int]  # R, D, P, K
+    topologies: list[dict]
+    processes: dict[str, dict]  # "<id>": {name, category} (evenet.catalogue.manifest_record)
+    samples: dict[str, dict]
+    shards: list[dict]
+    counts: dict[str, list[int]]
+    conversion: dict
+    has_targets: bool
+    target_columns: list[str]
+    x_extra: list[str] = field(default_factory=list)
+    readers: dict = field(default_factory=dict)
+    config_hash: str = ""
+    sources: list[dict] = field(default_factory=list)
+    classes: list[str] | None = None  # datasets: class names in order
+    class_map: dict[str, int] | None = None  # datasets: "<process id>" -> class index
+    selection: dict | None = None  # datasets of selected events (evenet.io.selection)
+    splits: list[str] = field(default_factory=lambda: ["train", "val", "test"])
+    schema_version: int = SCHEMA_VERSION
+    code_version: str = __version__
+
+    def to_dict(self) -> dict:
+        values = asdict(self)
+        optional = ("classes", "class_map", "selection")  # absent rather than null
+        return {k: v for k, v in values.items() if not (k in optional and v is None)}
+
+    @classmethod
+    def from_dict(cls, values: dict, where: str = "manifest") -> Manifest:
+        names = {f.name for f in fields(cls)}
+        required = {
+            f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING
+        }
+        missing = sorted(required - set(values))
+        unknown = sorted(set(values) - names)
+        if missing or unknown:
+            raise ManifestError(
+                f"{where} is not a manifest of this code: missing {missing}, unknown {unknown}"
+            )
+        return cls(**values)
+
+    def write(self, folder: str | os.PathLike) -> Path:
+        """manifest.json in ``folder``, written atomically."""
+        path = Path(folder) / MANIFEST_NAME
+        write_json_atomic(path, self.to_dict())
+        return path
 
 
 @dataclass(frozen=True)
@@ -73,6 +128,7 @@ def load_manifest(location: str | os.PathLike) -> dict:
             f"{path} has schema version {version}; this code reads version {SCHEMA_VERSION} "
             "(reconvert the sample)"
         )
+    Manifest.from_dict(manifest, where=str(path))  # every key known, none missing
     return manifest
 
 

@@ -31,11 +31,11 @@ from evenet.errors import EvenetError
 from evenet.io.event_keys import DuplicateEventError, keys, locate
 from evenet.io.manifest import (
     MANIFEST_NAME,
+    Manifest,
     load_manifest,
     manifest_path,
     sha256_file,
     shard_entries,
-    write_json_atomic,
 )
 from evenet.io.schema import SPLITS
 from evenet.io.shards import write_shard
@@ -254,16 +254,17 @@ def _write(parent, dataset, entries, found, chosen, split, output: Path, selecti
             for pid, s in zip(found["process"][keep], split[keep], strict=True):
                 counts.setdefault(str(int(pid)), [0, 0, 0])[int(s)] += 1
             events[entry.sample] = events.get(entry.sample, 0) + int(keep.sum())
-        manifest = dict(parent)
-        manifest["name"] = f"{parent['name']}/selected"
-        manifest["shards"] = shards
-        manifest["counts"] = dict(sorted(counts.items(), key=lambda kv: int(kv[0])))
-        manifest["samples"] = {
+        record = Manifest.from_dict(dict(parent))
+        record.name = f"{parent['name']}/selected"
+        record.shards = shards
+        record.counts = dict(sorted(counts.items(), key=lambda kv: int(kv[0])))
+        record.samples = {
             s: {**parent["samples"].get(s, {}), "events": n} for s, n in events.items()
         }
-        manifest["sources"] = [{"manifest": str(manifest_path(dataset).resolve())}]
-        manifest["selection"] = selection.record(dataset)
-        write_json_atomic(staging / MANIFEST_NAME, manifest)
+        record.sources = [{"manifest": str(manifest_path(dataset).resolve())}]
+        record.selection = selection.record(dataset)
+        record.write(staging)
+        manifest = record.to_dict()
         old = output.with_name(f".{output.name}.{os.getpid()}.old")
         if output.exists():
             os.replace(output, old)

@@ -114,6 +114,9 @@ def write_stats(location) -> dict:
     return stats
 
 
+_MULTIPLICITIES = [GLOBAL_FEATURES.index(n) for n in ("nLepton", "nJet", "nBJet")]
+
+
 def summary(location) -> str:
     """Events per process and split, and object multiplicities, as a text table."""
     manifest = load_manifest(location)
@@ -134,7 +137,7 @@ def summary(location) -> str:
         parquet = pq.ParquetFile(shard.path)
         for index in range(parquet.num_row_groups):
             g = to_numpy(parquet.read_row_group(index, columns=["globals"]).column("globals"))
-            sums += g[:, 2:5].sum(axis=0)
+            sums += g[:, _MULTIPLICITIES].sum(axis=0)
             n += len(g)
     mean = sums / max(n, 1)
     lines.append(

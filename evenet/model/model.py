@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from evenet.io.schema import GLOBAL_FEATURES
+from evenet.io.schema import GLOBAL_FEATURES, OBJECT_FEATURES
 from evenet.model.body import CLEAN_LOGSNR, EveNetBody
 from evenet.model.config import COMPILE_MODES, ModelConfig, ModelConfigError
 from evenet.model.encoded import Encoded
@@ -22,7 +22,7 @@ from evenet.model.heads.segmentation import SegmentationHead
 from evenet.model.normalize import GLOBAL_INPUTS, Normalizer
 
 # Object feature columns (raw x) the body's kNN graph and pair bias read: pT, eta, phi, E.
-_KINEMATICS = [1, 2, 3, 0]
+_KINEMATICS = [OBJECT_FEATURES.index(name) for name in ("pT", "eta", "phi", "E")]
 
 
 class EveNet(nn.Module):
