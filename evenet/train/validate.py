@@ -47,3 +47,24 @@ def validation_loss(
     finally:
         model.train(was_training)
     return {k: v / max(events, 1) for k, v in totals.items()}
+
+
+class Validator:
+    """Rank 0's validation every ``eval_every`` steps: the loss row in validation.csv, the
+    best-so-far tracker (which keeps the best EMA weights) and its early-stopping verdict."""
+
+    def __init__(self, loader, log_file, tracker, options, log):
+        self.loader, self.log_file, self.tracker = loader, log_file, tracker
+        self.options, self.log = options, log
+
+    def run(self, model, ema, step, epoch, tasks, weights, device, bf16, transform) -> bool:
+        """Validate now; True when early stopping says stop."""
+        seed = self.options.seed * 7919
+        val = validation_loss(model, self.loader, tasks, weights, device, bf16, seed, transform)
+        stop = self.tracker.update(step, val["loss"], ema)
+        self.log_file.write(
+            {"step": step, "epoch": epoch, **{f"val_{k}": v for k, v in val.items()}}
+        )
+        best = self.tracker.best
+        self.log(f"[train] step {step}: validation loss {val['loss']:.4f} (best {best:.4f})")
+        return stop
