@@ -16,7 +16,7 @@ from evenet.io.delphes import ELECTRON_MASS, MUON_MASS, read_delphes
 from evenet.io.events import ReaderError
 from evenet.io.tables import read_table
 
-FORMATS = Path(__file__).resolve().parents[1] / "config" / "table_formats"
+FORMATS = Path(__file__).resolve().parents[2] / "config" / "table_formats"
 
 # --- Delphes ----------------------------------------------------------------------------------
 
