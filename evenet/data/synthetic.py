@@ -111,7 +111,6 @@ def write_synthetic_dataset(
     return manifest.write(folder)
 
 
-
 def _columns(rng, begin, end, process, run, shapes, fractions) -> dict[str, np.ndarray]:
     n = end - begin
     event = np.arange(begin, end, dtype=np.int64)

@@ -12,7 +12,8 @@ the file back to any dataset column on (sample, run, event). Columns, by the hea
   weight              float32
   scores              fixed-size list<float32>[C]: softmax over the C classes (classification)
   predicted_class     int16: argmax of ``scores``
-  assignment          fixed_shape_tensor<int16>[R_CAP=4, D_CAP=3]: row r = resonance r of the
+  assignment          fixed_shape_tensor<int16>[R, D] (the dataset's caps, config/topologies.yaml:
+                      4 x 3): row r = resonance r of the
                       event's own topology (the order of its ``resonances``), column d = the
                       object slot of daughter d (index into the event's 18 ``x`` slots). Stored
                       row-major, i.e. flat index 3·r + d. -1: padding (resonance rows beyond the
@@ -62,11 +63,9 @@ from evenet.io.predictions import (
 from evenet.io.schema import N_OBJECTS, SPLITS, TARGET_COLUMNS
 from evenet.model.checkpoint import from_checkpoint
 from evenet.model.encoded import Encoded
-from evenet.model.heads.assignment import DAUGHTER_CAP, group_by_topology
+from evenet.model.heads.assignment import group_by_topology
 from evenet.model.model import EveNet
 
-R_CAP = 4  # resonance rows of the assignment columns (the largest topology has 3)
-D_CAP = DAUGHTER_CAP  # daughters per resonance row
 _ID_COLUMNS = ("run", "event", "process", "weight")
 _INPUT_COLUMNS = ("x", "x_mask", "globals")
 
@@ -118,11 +117,13 @@ def predict(
         "batch_size": batch_size,
         "num_workers": num_workers,
     }
-    heads_schema = output_schema(model, samples, metadata)
+    caps = (int(manifest["shapes"]["R"]), int(manifest["shapes"]["D"]))
+    heads_schema = output_schema(model, samples, metadata, caps)
     sampling = {
         "samples": samples,
         "steps": diffusion_steps,
         "generator": torch.Generator().manual_seed(seed),
+        "caps": caps,
     }
     batches = 0
     with torch.no_grad(), _atomic_file(output) as temporary:
@@ -244,7 +245,9 @@ def _has_column(manifest: dict, name: str) -> bool:
 # ---- output layout ---------------------------------------------------------------------------
 
 
-def output_schema(model: EveNet, neutrino_samples: int, metadata: dict) -> pa.Schema:
+def output_schema(
+    model: EveNet, neutrino_samples: int, metadata: dict, caps: tuple[int, int]
+) -> pa.Schema:
     """The output columns of ``model`` (see the module doc) with the provenance metadata."""
     f32 = pa.float32()
     fields = [
@@ -260,13 +263,18 @@ def output_schema(model: EveNet, neutrino_samples: int, metadata: dict) -> pa.Sc
             pa.field("predicted_class", pa.int16()),
         ]
     if "assignment" in heads:
-        wide = [h.name for h in heads["assignment"].values() if len(h.daughters) > R_CAP]
+        rows, width = caps
+        wide = [
+            h.name
+            for h in heads["assignment"].values()
+            if len(h.daughters) > rows or max(h.daughters) > width
+        ]
         if wide:
-            raise PredictionError(f"topologies {wide} have more than {R_CAP} resonances")
+            raise PredictionError(f"topologies {wide} exceed the dataset's caps R, D = {caps}")
         fields += [
-            pa.field("assignment", tensor_type(pa.int16(), R_CAP, D_CAP)),
-            pa.field("assignment_probability", tensor_type(f32, R_CAP)),
-            pa.field("detection", tensor_type(f32, R_CAP)),
+            pa.field("assignment", tensor_type(pa.int16(), rows, width)),
+            pa.field("assignment_probability", tensor_type(f32, rows)),
+            pa.field("detection", tensor_type(f32, rows)),
         ]
     if "segmentation" in heads:
         fields.append(pa.field("segmentation", tensor_type(pa.int8(), N_OBJECTS)))
@@ -337,7 +345,9 @@ def _predict_batch(model: EveNet, batch: dict, sampling: dict) -> dict[str, np.n
         values["scores"] = _numpy(scores)
         values["predicted_class"] = _numpy(scores.argmax(-1))
     if "assignment" in heads:
-        values.update(_assignments(heads["assignment"], enc, batch.get("topology")))
+        values.update(
+            _assignments(heads["assignment"], enc, batch.get("topology"), sampling["caps"])
+        )
     if "segmentation" in heads:
         head = heads["segmentation"]
         values["segmentation"] = _numpy(head.predict(head(enc))["segmentation"])
@@ -353,14 +363,15 @@ def _predict_batch(model: EveNet, batch: dict, sampling: dict) -> dict[str, np.n
 
 
 def _assignments(
-    heads: nn.ModuleDict, enc: Encoded, topology: torch.Tensor | None
+    heads: nn.ModuleDict, enc: Encoded, topology: torch.Tensor | None, caps: tuple[int, int]
 ) -> dict[str, np.ndarray]:
-    """Each event's prediction by the head of its own topology, padded to (R_CAP, D_CAP)."""
+    """Each event's prediction by the head of its own topology, padded to the caps (R, D)."""
     batch = enc.event.shape[0]
     device = enc.event.device
-    assignment = torch.full((batch, R_CAP, D_CAP), -1, dtype=torch.long, device=device)
-    probability = torch.zeros((batch, R_CAP), device=device)
-    detection = torch.full((batch, R_CAP), -1.0, device=device)
+    rows_cap, width_cap = caps
+    assignment = torch.full((batch, rows_cap, width_cap), -1, dtype=torch.long, device=device)
+    probability = torch.zeros((batch, rows_cap), device=device)
+    detection = torch.full((batch, rows_cap), -1.0, device=device)
     if topology is not None:
         order, groups = group_by_topology(topology, [h.topology_id for h in heads.values()])
         for head in heads.values():
@@ -368,8 +379,8 @@ def _assignments(
                 continue
             rows = order[groups[head.topology_id]]
             found = head.predict(head(enc.select(rows)))
-            resonances = found["assignment"].shape[1]
-            assignment[rows, :resonances] = found["assignment"]
+            resonances, width = found["assignment"].shape[1:]
+            assignment[rows, :resonances, :width] = found["assignment"]
             probability[rows, :resonances] = found["probability"].float()
             detection[rows, :resonances] = found["detection"].float()
     return {

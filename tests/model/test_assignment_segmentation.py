@@ -81,7 +81,7 @@ def test_assignment_shapes_and_finite_loss(name):
     loss.backward()
     assert all(torch.isfinite(p.grad).all() for p in head.parameters() if p.grad is not None)
     pred = head.predict(out)
-    assert pred["assignment"].shape == (6, len(sizes), D)
+    assert pred["assignment"].shape == (6, len(sizes), max(sizes))  # the topology's own width
     assert pred["probability"].shape == pred["detection"].shape == (6, len(sizes))
     for r, d in enumerate(sizes):
         tuples = pred["assignment"][:, r, :d]

@@ -25,8 +25,6 @@ from torch import nn
 
 from evenet.model.encoded import Encoded
 
-DAUGHTER_CAP = 3  # D of the batch `assignment` column (config/topologies.yaml caps)
-
 
 def large_negative(dtype: torch.dtype) -> float:
     """A finite stand-in for -inf: half the most negative value, so x - max never overflows."""
@@ -174,8 +172,8 @@ class AssignmentHead(nn.Module):
         self.topology_id = int(topology["id"])
         self.name = str(topology["name"])
         self.daughters = [len(ds) for ds in topology["resonances"].values()]
-        if any(d > DAUGHTER_CAP or d < 1 for d in self.daughters):
-            raise ValueError(f"{self.name}: each resonance needs 1..{DAUGHTER_CAP} daughters")
+        if any(d < 1 for d in self.daughters):
+            raise ValueError(f"{self.name}: each resonance needs at least one daughter")
         self.groups = daughter_groups(topology)
         # log of the number of orderings of a target that the symmetric tensor scores equally:
         # the NLL is that of the unordered daughter set (its floor is 0, not log 2 per pair).
@@ -292,7 +290,8 @@ class AssignmentHead(nn.Module):
 
     @torch.no_grad()
     def predict(self, out: dict) -> dict[str, torch.Tensor]:
-        """Most probable tuple per resonance: `assignment` (B, R_t, DAUGHTER_CAP) slot indices
+        """Most probable tuple per resonance: `assignment` (B, R_t, D_t) slot indices (D_t: the
+        topology's most daughters of one resonance)
         (-1 padding, and -1 where no valid tuple exists), `probability` (B, R_t) of that
         daughter set (all its equivalent orderings), and `detection` (B, R_t) probabilities."""
         mask = out["mask"]
@@ -306,7 +305,8 @@ class AssignmentHead(nn.Module):
             tuples = unflatten_index(flat, n, d)
             ok = valid_tuples(mask, d).flatten(1).gather(1, flat.unsqueeze(1)).squeeze(1)
             tuples = torch.where(ok.unsqueeze(-1), tuples, torch.full_like(tuples, -1))
-            padded = torch.full((batch, DAUGHTER_CAP), -1, dtype=torch.long, device=mask.device)
+            width = max(self.daughters)
+            padded = torch.full((batch, width), -1, dtype=torch.long, device=mask.device)
             padded[:, :d] = tuples
             rows.append(padded)
             probs.append(torch.where(ok, best_logp.exp(), torch.zeros_like(best_logp)))
