@@ -61,6 +61,7 @@ def runs(config: Mapping[str, Any], analysis: str) -> dict[str, dict]:
 def load_schema(name: str) -> dict:
     """The schema of ``analyses.<name>``: the package's schema.yaml with the common keys added."""
     from evenet.config import ConfigError
+    from evenet.config import load_schema as central_schema
 
     path = schema_file(name)
     if not package_dir(name).is_dir():
@@ -84,6 +85,8 @@ def load_schema(name: str) -> dict:
             f"{path}: keys {clash} are common to every analysis; do not redefine them"
         )
     properties.update(copy.deepcopy(common["properties"]))
+    shared = copy.deepcopy(central_schema().get("$defs", {}))  # e.g. the task names
+    schema["$defs"] = {**shared, **schema.get("$defs", {})}
     schema.setdefault("additionalProperties", False)
     schema.setdefault("default", {})
     return schema

@@ -243,3 +243,26 @@ def test_conversion_variant_merges_onto_the_base_and_is_validated(tmp_path):
     )
     with pytest.raises(ConfigError, match="min_pt"):
         conversion_config(load_config([default_config_path(), bad]), "x")
+
+
+def test_task_names_have_one_list_per_language():
+    """The schema's $defs.task is the only list of head names in YAML (every tasks key refers
+    to it) and equals the model's; pretraining's default tasks are one tuple in Python."""
+    from evenet.model.config import PRETRAINING_TASKS, TASKS, ModelConfig
+    from evenet.train.options import TrainOptions
+
+    schema = load_schema()
+    assert schema["$defs"]["task"]["enum"] == list(TASKS)
+    text = (REPO / "workflow" / "schemas" / "config.schema.yaml").read_text()
+    assert text.count("neutrino_generation, masked_generation, global_generation") == 1
+    pretrain = schema["properties"]["training"]["properties"]["pretrain"]["properties"]
+    assert pretrain["tasks"]["default"] == list(PRETRAINING_TASKS)
+    assert ModelConfig().tasks == TrainOptions().tasks == PRETRAINING_TASKS
+
+
+def test_an_unknown_task_is_refused_in_analysis_runs_too(tmp_path):
+    bad = _write(
+        tmp_path / "bad.yaml", "analyses: {haa: {runs: {main: {tasks: [clasification]}}}}\n"
+    )
+    with pytest.raises(ConfigError, match=r"analyses\.haa\.runs\.main\.tasks\.0"):
+        load_config([default_config_path(), bad])

@@ -40,20 +40,32 @@ class HeadsConfig:
     head_heads: int = 4  # attention heads inside heads
 
 
+# Every head the model has (the config schema's $defs.task lists the same names).
+TASKS = (
+    "classification",
+    "regression",
+    "assignment",
+    "segmentation",
+    "neutrino_generation",
+    "masked_generation",
+    "global_generation",
+)
+# The heads pretraining trains by default (training.pretrain.tasks).
+PRETRAINING_TASKS = (
+    "classification",
+    "assignment",
+    "segmentation",
+    "neutrino_generation",
+    "masked_generation",
+)
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     preset: str = "tiny"
     body: BodyConfig = field(default_factory=BodyConfig)
     heads: HeadsConfig = field(default_factory=HeadsConfig)
-    # Which heads exist: classification, regression, assignment, segmentation,
-    # neutrino_generation, masked_generation, global_generation.
-    tasks: tuple[str, ...] = (
-        "classification",
-        "assignment",
-        "segmentation",
-        "neutrino_generation",
-        "masked_generation",
-    )
+    tasks: tuple[str, ...] = PRETRAINING_TASKS  # which heads exist (any of TASKS)
     num_classes: int = 2
 
     def to_dict(self) -> dict:
@@ -85,15 +97,6 @@ class ModelConfig:
 # torch.compile modes accepted for the body ("reduce-overhead" replays CUDA graphs).
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
-TASKS = (
-    "classification",
-    "regression",
-    "assignment",
-    "segmentation",
-    "neutrino_generation",
-    "masked_generation",
-    "global_generation",
-)
 
 PRESETS = {
     # < 3M parameters in total: CPU tests and the local profile.

@@ -4,16 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from evenet.model.config import COMPILE_MODES, build_dataclass
+from evenet.model.config import COMPILE_MODES, PRETRAINING_TASKS, build_dataclass
 from evenet.model.errors import ModelConfigError
-
-PRETRAINING_TASKS = (
-    "classification",
-    "assignment",
-    "segmentation",
-    "neutrino_generation",
-    "masked_generation",
-)
 
 
 @dataclass(frozen=True)
