@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from evenet.config import ConfigError, samples, shards
+from evenet.io.manifest import MANIFEST_NAME, STATS_NAME
 
 SHARD_DIGITS = 3
 # Wildcard constraints of the workflow (the Snakefile uses these).
@@ -132,16 +133,16 @@ def dataset_dir(config: Mapping[str, Any], dataset: str) -> Path:
 
 def dataset_manifest_pattern(config: Mapping[str, Any]) -> str:
     """manifest.json of a dataset (wildcard: dataset)."""
-    return str(Path(_root(config)) / "datasets" / "{dataset}" / "manifest.json")
+    return str(Path(_root(config)) / "datasets" / "{dataset}" / MANIFEST_NAME)
 
 
 def dataset_stats_pattern(config: Mapping[str, Any]) -> str:
     """stats.json of a dataset (wildcard: dataset)."""
-    return str(Path(_root(config)) / "datasets" / "{dataset}" / "stats.json")
+    return str(Path(_root(config)) / "datasets" / "{dataset}" / STATS_NAME)
 
 
 def dataset_stats(config: Mapping[str, Any], dataset: str) -> Path:
-    return dataset_dir(config, dataset) / "stats.json"
+    return dataset_dir(config, dataset) / STATS_NAME
 
 
 def all_dataset_stats(config: Mapping[str, Any]) -> list[Path]:
@@ -178,7 +179,7 @@ def pretrain_dataset(config: Mapping[str, Any]) -> str:
 
 
 def dataset_manifest(config: Mapping[str, Any], dataset: str) -> Path:
-    return dataset_dir(config, dataset) / "manifest.json"
+    return dataset_dir(config, dataset) / MANIFEST_NAME
 
 
 def single_log(config: Mapping[str, Any], rule: str) -> Path:

@@ -72,6 +72,7 @@ def bench_train(
     """Rate of the real training loop over ``steps`` steps after ``warmup`` untimed ones."""
     from evenet.bench.model import body_flops_per_copy, utilisation
     from evenet.train.options import TrainOptions
+    from evenet.train.paths import RunPaths
     from evenet.train.trainer import build_model, dataset_inputs, train
 
     tasks = ("classification", "assignment") if finetune else None
@@ -104,7 +105,7 @@ def bench_train(
         wall0, cpu0 = time.perf_counter(), time.process_time()
         train(location, Path(tmp) / "run", options, model=model, log=lambda _: None)
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
-        events_per_s, stall = _steady_state(Path(tmp) / "run" / "metrics.csv", warmup, batch_size)
+        events_per_s, stall = _steady_state(RunPaths(Path(tmp) / "run").metrics, warmup, batch_size)
     cuda = torch.cuda.is_available()
     copies = 1 if finetune else 2  # pretraining encodes a clean and a noised copy
     achieved_tflops, mfu = utilisation(

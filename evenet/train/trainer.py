@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from evenet.data.loader import make_loader
-from evenet.io.manifest import load_manifest, manifest_path
+from evenet.io.manifest import STATS_NAME, load_manifest, manifest_path
 from evenet.model.config import preset
 from evenet.model.errors import CheckpointError
 from evenet.model.model import EveNet
@@ -47,7 +47,7 @@ def _columns(manifest: dict) -> list[str]:
 
 def dataset_inputs(dataset: Path) -> tuple[dict, dict]:
     manifest = load_manifest(dataset)
-    stats_path = manifest_path(dataset).parent / "stats.json"
+    stats_path = manifest_path(dataset).parent / STATS_NAME
     if not stats_path.is_file():
         raise CheckpointError(f"{stats_path} is missing: run `evenet stats {dataset}` first")
     return manifest, json.loads(stats_path.read_text())
