@@ -47,9 +47,25 @@ def default_config_path() -> Path:
 
 
 def load_schema() -> dict:
-    """The configuration schema as a dict."""
+    """The configuration schema as a dict, with the training sections completed: their keys
+    from $defs.training_options, their defaults from evenet.train.options (one owner each)."""
+    from evenet.train.options import section_defaults as training_defaults
+
     with open(schema_path(), encoding="utf-8") as f:
-        return parse_yaml(f)
+        schema = parse_yaml(f)
+    keys = schema["$defs"]["training_options"]["properties"]
+    training = schema["properties"]["training"]["properties"]
+    for section in ("pretrain", "finetune"):
+        defaults = training_defaults(section)
+        if set(defaults) != set(keys):
+            raise ConfigError(
+                f"{schema_path()}: $defs.training_options lists {sorted(keys)}, but "
+                f"evenet.train.options has {sorted(defaults)}"
+            )
+        training[section]["properties"] = {
+            key: {**copy.deepcopy(spec), "default": defaults[key]} for key, spec in keys.items()
+        }
+    return schema
 
 
 def load_config(paths: Iterable[str | Path]) -> dict:

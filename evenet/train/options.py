@@ -7,6 +7,27 @@ from dataclasses import asdict, dataclass, field
 from evenet.model.config import COMPILE_MODES, PRETRAINING_TASKS, build_dataclass
 from evenet.model.errors import ModelConfigError
 
+# Where fine-tuning's defaults differ from TrainOptions' (pretraining's): training.finetune.
+FINETUNE_DEFAULTS = {
+    "tasks": ("classification", "assignment"),
+    "steps": 300,
+    "stage1_steps": 0,
+    "warmup_steps": 20,
+    "ema_decay": 0.99,
+    "body_lr_factor": 0.1,  # the pretrained body moves 10x slower than the new heads
+    "eval_every": 50,
+    "patience": 3,
+}
+
+
+def section_defaults(section: str) -> dict:
+    """Defaults of config training.<section> ("pretrain" or "finetune"), as plain values:
+    the one place they are defined (the schema is completed from here)."""
+    defaults = TrainOptions().to_dict()
+    if section == "finetune":
+        defaults.update(TrainOptions(**FINETUNE_DEFAULTS).to_dict())
+    return defaults
+
 
 @dataclass(frozen=True)
 class TrainOptions:
