@@ -25,7 +25,14 @@ from evenet.io.schema import (
 from evenet.io.shards import to_table
 
 DEFAULT_SAMPLES = {"ttbar_dilepton": 1, "wjets": 5}
-DEFAULT_SHAPES = Shapes(resonances=4, daughters=3, partons=16)
+
+
+def topology_shapes() -> Shapes:
+    """The caps R, D, P of config/topologies.yaml, as converted datasets have them."""
+    from evenet.io.topologies import load_topologies
+
+    topologies = load_topologies()
+    return Shapes(topologies.resonances, topologies.daughters, topologies.partons)
 
 
 def write_synthetic_dataset(
@@ -38,7 +45,7 @@ def write_synthetic_dataset(
     with_targets: bool = True,
     class_map: dict[int, int] | None = None,
     fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
-    shapes: Shapes = DEFAULT_SHAPES,
+    shapes: Shapes | None = None,
     seed: int = 0,
 ) -> Path:
     """Write ``events`` events split evenly over ``samples`` {name: process id or ids (taken
@@ -46,6 +53,7 @@ def write_synthetic_dataset(
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     samples = DEFAULT_SAMPLES if samples is None else samples
+    shapes = topology_shapes() if shapes is None else shapes
     schema = arrow_schema(shapes, with_targets)
     rng = np.random.default_rng(seed)
     bounds = np.linspace(0, events, len(samples) + 1).astype(np.int64)
