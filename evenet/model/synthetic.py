@@ -18,8 +18,15 @@ def synthetic_batch(
     num_classes: int,
     *,
     seed: int = 0,
-    caps: tuple[int, int, int] = (4, 3, 16),
+    caps: tuple[int, int, int] | None = None,
 ) -> dict[str, torch.Tensor]:
+    """A random batch with targets for ``topologies``; ``caps`` (R, D, P) default to those of
+    config/topologies.yaml."""
+    if caps is None:
+        from evenet.data.synthetic import topology_shapes
+
+        shapes = topology_shapes()
+        caps = (shapes.resonances, shapes.daughters, shapes.partons)
     rng = np.random.default_rng(seed)
     r_cap, d_cap, p_cap = caps
     counts = rng.integers(4, N_OBJECTS + 1, n)
