@@ -84,6 +84,16 @@ def test_heads_not_loaded_unless_requested(pretrained):
     assert "heads.segmentation.queries" in report.initialised
 
 
+def test_only_the_named_heads_are_loaded(pretrained):
+    """Guards against a run's `load_heads: [assignment]` also carrying other heads over."""
+    old, payload = pretrained
+    model = _fresh(payload["stats"])
+    report = load_pretrained(model, payload, heads=["assignment"], class_map=CLASS_MAP)
+    assert _equal(model, old, "heads.assignment.")
+    assert _differs(model, old, "heads.segmentation.")
+    assert report.skipped_names()["heads.segmentation.queries"] == "heads not requested"
+
+
 def test_assignment_heads_matched_by_topology_name(pretrained):
     """Guards against a same-shaped assignment head of another topology being loaded."""
     old, payload = pretrained
