@@ -109,7 +109,10 @@ def validate_sections(config: dict, origin: Mapping[tuple[str, ...], list[str]])
         errors = sorted(
             validator.iter_errors(sections[name]), key=lambda e: [str(p) for p in e.absolute_path]
         )
-        where = f" (schema {schema_file(name).relative_to(_REPO)})"
+        where = (
+            f" (schema {schema_file(name).relative_to(_REPO)} with "
+            f"{COMMON_SCHEMA.relative_to(_REPO)})"
+        )
         for error in errors:
             messages += [m + where for m in describe_error(error, origin, ("analyses", name))]
         if not errors:
