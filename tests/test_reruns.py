@@ -1,4 +1,5 @@
-"""What a config change reruns, through the Snakemake Python API.
+"""What a config change reruns, and which rule files are included, through the Snakemake
+Python API.
 
 The ci workflow is laid out once with empty files and Snakemake's touch executor, which
 records each job's params (its resolved options) as a real run would. Each case then
@@ -142,3 +143,33 @@ def test_disabled_analysis_schedules_no_analysis_job(tmp_path):
     analysis_jobs = {j for j in enabled if j.startswith(("finetune", "predict"))}
     assert len(analysis_jobs) == 4
     assert disabled == enabled - analysis_jobs
+
+
+def _rule_names(tmp: Path, extra: list[Path]) -> set[str]:
+    cwd = os.getcwd()
+    try:
+        with SnakemakeApi(OutputSettings(quiet={Quietness.ALL})) as api:
+            workflow = api.workflow(
+                resource_settings=ResourceSettings(cores=1),
+                config_settings=ConfigSettings(
+                    configfiles=[REPO / "config" / "ci.yaml", tmp / "out.yaml", *extra]
+                ),
+                snakefile=REPO / "Snakefile",
+                workdir=tmp / "work",
+            )
+            return {rule.name for rule in workflow._workflow.rules}
+    finally:
+        os.chdir(cwd)
+
+
+def test_one_rules_include_per_enabled_analysis(tmp_path):
+    """The Snakefile includes analyses/<name>/rules.smk for each enabled key of `analyses`
+    and for no other: `enabled: false` leaves the analysis's rules out entirely."""
+    (tmp_path / "work").mkdir()
+    (tmp_path / "out.yaml").write_text(f"output_dir: {tmp_path / 'out'}\n")
+    (tmp_path / "off.yaml").write_text("analyses: {haa: {enabled: false}}\n")
+    enabled = _rule_names(tmp_path, [])
+    disabled = _rule_names(tmp_path, [tmp_path / "off.yaml"])
+    assert {r for r in enabled if r.startswith("haa_")} == {"haa_all"}
+    assert enabled - disabled == {"haa_all"}
+    assert {"generate", "convert", "pretrain", "finetune", "predict", "all"} <= disabled
