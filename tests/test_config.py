@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -266,3 +267,39 @@ def test_an_unknown_task_is_refused_in_analysis_runs_too(tmp_path):
     )
     with pytest.raises(ConfigError, match=r"analyses\.haa\.runs\.main\.tasks\.0"):
         load_config([default_config_path(), bad])
+
+
+@pytest.mark.parametrize(
+    "text, key",
+    [
+        # issue 12 §5: a class expression reached `rule dataset`'s shell unquoted
+        (
+            'datasets: {haa: {classes: ["haa_4b_ma30; touch INJECTED; echo"]}}',
+            "datasets.haa.classes.0",
+        ),
+        ('datasets: {haa: {classes: ["a\'b"]}}', "datasets.haa.classes.0"),
+        # issue 12 §6: names that become folders must not climb out of output_dir
+        ('datasets: {"../escaped": {samples: [ttbar_dilepton]}}', "datasets"),
+        ('conversion_variants: {"../x": {x_extra: []}}', "conversion_variants"),
+        ('analyses: {haa: {runs: {"../x": {dataset: haa}}}}', "analyses.haa.runs"),
+        ("datasets: {qe: {samples: [ttbar_dilepton, ttbar_dilepton]}}", "datasets.qe.samples"),
+    ],
+)
+def test_values_that_reach_the_shell_or_a_path_are_refused(tmp_path, text, key):
+    bad = _write(tmp_path / "bad.yaml", text + "\n")
+    with pytest.raises(ConfigError, match=rf"'{re.escape(key)}"):
+        load_config([default_config_path(), bad])
+
+
+def test_job_options_survive_the_shell_verbatim():
+    """Every config value a job uses travels as one shell-quoted JSON word (`{params.options:q}`):
+    quotes, semicolons and spaces arrive unchanged and run nothing."""
+    import json
+    import shlex
+
+    from evenet import job_options
+
+    options = {"classes": ["a; touch INJECTED; echo", 'it\'s "quoted"', "$(id)", "a b"]}
+    command = "evenet dataset --options " + shlex.quote(job_options.to_param(options))
+    words = shlex.split(command)
+    assert len(words) == 4 and json.loads(words[3]) == options

@@ -107,6 +107,12 @@ class ShardDataset(IterableDataset):
         # Data-size scans: a fixed subset (the same every epoch, seed and world size) taken
         # proportionally from every row group; the reader still checks the full counts.
         self.max_events = None if max_events is None else int(max_events)
+        available = int(self._counts.sum())
+        if self.max_events is not None and not 1 <= self.max_events <= available:
+            raise DataError(
+                f"{self.location}: asked for a subset of {self.max_events} {split} events; the "
+                f"selection holds {available} (give at most that many, or all)"
+            )
         self._plan_counts = subset_counts(self._counts, self.max_events)
         self.total_events = sum(entry.rows for entry in entries)  # all splits and processes
         self._epoch = self._resume = self._consumed = 0

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -77,6 +78,7 @@ def run_convert(args) -> int:
     from evenet import job_options
     from evenet.config import conversion_config, default_config_path, load_config
     from evenet.io.convert import convert_sample
+    from evenet.paths import SAMPLE_REGEX  # the workflow's wildcard: names become paths
 
     if args.options:
         options = job_options.parse(args.options)
@@ -87,13 +89,18 @@ def run_convert(args) -> int:
         config = load_config(args.config or [default_config_path()])
         config["conversion"] = conversion_config(config, args.variant)
     inputs = arguments.expand_inputs(args.input)
-    output = Path(args.output)
+    output = Path(args.output).resolve()
     if not output.parent.is_dir():
         raise UsageError(f"the parent of --output ({output.parent}) does not exist")
+    sample = args.sample or output.name
+    if not re.fullmatch(SAMPLE_REGEX, sample):
+        raise UsageError(
+            f"sample name {sample!r} may hold only letters, digits and _ (it names files)"
+        )
     convert_sample(
         inputs,
         output,
-        args.sample or output.name,
+        sample,
         config,
         fmt=args.format,
         topology=args.topology,

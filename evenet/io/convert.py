@@ -9,7 +9,7 @@ import numpy as np
 
 from evenet.config import fingerprint
 from evenet.io.events import ReaderError, RecoEvents
-from evenet.io.manifest import Manifest, sha256_file
+from evenet.io.manifest import Manifest, check_replaceable, sha256_file
 from evenet.io.pointcloud import build_point_clouds
 from evenet.io.schema import (
     SPLITS,
@@ -94,9 +94,11 @@ def convert_sample(
     topologies_path: Path = DEFAULT_TOPOLOGIES,
     log=print,
 ) -> dict:
-    """Convert ``inputs`` (one sample) into ``output``/ (shards + manifest.json); returns it."""
+    """Convert ``inputs`` (one sample) into ``output``/ (shards + manifest.json); returns it.
+    ``output`` may be new, empty, or an earlier conversion (replaced once this one is done)."""
     from evenet.catalogue import load_catalogue, manifest_record
 
+    output = check_replaceable(output, "sample", inputs)
     conv = config["conversion"]
     topologies: Topologies = load_topologies(topologies_path)
     catalogue = load_catalogue()

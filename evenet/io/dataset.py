@@ -13,6 +13,7 @@ from pathlib import Path
 from evenet.io.manifest import (
     Manifest,
     ManifestError,
+    check_replaceable,
     load_manifest,
     manifest_path,
 )
@@ -49,8 +50,10 @@ def build_dataset(
     """A dataset manifest in ``output`` over the converted ``samples``; ``classes`` are class
     expressions (``NAME=proc1+proc2`` or a process name, resolved with the samples' own
     record of the catalogue) or resolved (name, process ids) pairs."""
-    output = Path(output)
+    output = check_replaceable(output, "dataset")
     manifests = [(Path(s), load_manifest(s)) for s in samples]
+    if len({manifest_path(s).resolve() for s in samples}) != len(samples):
+        raise ManifestError(f"--samples lists a sample twice: {[str(s) for s in samples]}")
     if not manifests:
         raise ManifestError("a dataset needs at least one sample")
     first_path, first = manifests[0]

@@ -152,6 +152,37 @@ def shard_entries(manifest: dict, location: str | os.PathLike) -> list[ShardEntr
     return entries
 
 
+def check_replaceable(
+    output: str | os.PathLike, kind: str, inputs: list[str | os.PathLike] = ()
+) -> Path:
+    """``output`` (resolved) if a command writing a ``kind`` manifest may (re)write it: a new
+    or empty folder, or one holding such a manifest (an earlier output of the same command).
+    Anything else (a file, a folder of other files, a folder holding the inputs) is refused,
+    so that replacing an output never deletes what the user keeps there."""
+    output = Path(output).resolve()
+    if output.exists() and not output.is_dir():
+        raise ManifestError(f"--output {output} is a file, not a folder: give a new folder")
+    for path in inputs:
+        resolved = Path(path).resolve()
+        if resolved == output or output in resolved.parents:
+            raise ManifestError(
+                f"the input {path} lies inside the output folder {output}: write elsewhere"
+            )
+    # stats.json alone: a dataset whose manifest.json the workflow removed before a rerun
+    leftovers = {STATS_NAME}
+    if output.is_dir() and {p.name for p in output.iterdir()} - leftovers:
+        try:
+            found = json.loads((output / MANIFEST_NAME).read_text()).get("kind")
+        except (OSError, ValueError, AttributeError):
+            found = None
+        if found != kind:
+            raise ManifestError(
+                f"refusing to replace {output}: it holds files but no {kind} manifest.json of "
+                "an earlier run of this command; give a new or empty folder"
+            )
+    return output
+
+
 def write_json_atomic(path: Path, payload: dict) -> None:
     """Write JSON to a temporary name beside ``path`` and rename it into place."""
     path = Path(path)

@@ -45,7 +45,9 @@ def register(commands) -> None:
     finetune.add_argument("--heads", action="store_true", help="also load matching heads")
     finetune.add_argument("--seed", type=int, help="override training.finetune.seed")
     finetune.add_argument(
-        "--train-events", type=int, help="a fixed subset of the training split (size scans)"
+        "--train-events",
+        type=arguments.positive_int,
+        help="a fixed subset of the training split (size scans)",
     )
     finetune.add_argument(
         "--events",

@@ -319,3 +319,10 @@ def test_max_events_is_a_fixed_proportional_subset(dataset_dir, events):
     for pid in CLASS_MAP:
         expected = 1000 * np.mean(np.isin(full, events["event"][events["process"] == pid]))
         assert abs(np.sum(processes == pid) - expected) < 0.05 * 1000, pid
+
+
+def test_a_subset_larger_than_the_selection_is_an_error(dataset_dir):
+    """Guards against `--train-events 100000` on a few hundred events training on all of them
+    without a word (issue 12 §7): the message names what is available."""
+    with pytest.raises(DataError, match=r"subset of 100000 train events; the selection holds \d+"):
+        ShardDataset(dataset_dir, batch_size=BATCH, columns=["event"], max_events=100_000)

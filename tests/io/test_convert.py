@@ -15,6 +15,7 @@ from evenet.generation.ntuple import COLLECTIONS
 from evenet.io.columns import to_numpy
 from evenet.io.convert import convert_sample
 from evenet.io.events import ReaderError
+from evenet.io.manifest import ManifestError
 from evenet.io.split import assign_split
 
 MUON_MASS = 0.10566
@@ -263,3 +264,39 @@ def test_empty_ntuple_is_an_error(tmp_path, base_config):
     with pytest.raises(ReaderError, match="no events"):
         convert_sample([path], tmp_path / "o", "e", base_config, log=lambda _: None)
     assert not (tmp_path / "o").exists()
+
+
+def test_an_output_folder_of_other_files_is_never_emptied(tiny, tmp_path, base_config):
+    """Guards against issue 12 §1: converting into a folder holding the input and notes
+    deleted both. Only an earlier conversion (its sample manifest) may be replaced."""
+    folder = tmp_path / "clob"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("notes")
+    with pytest.raises(ManifestError, match="refusing to replace"):
+        convert_sample([tiny], folder, "clob", base_config, log=lambda _: None)
+    assert (folder / "notes.txt").read_text() == "notes"
+    inside = folder / "tiny.root"
+    inside.write_bytes(tiny.read_bytes())
+    with pytest.raises(ManifestError, match="lies inside the output folder"):
+        convert_sample([inside], folder, "clob", base_config, log=lambda _: None)
+    afile = tmp_path / "afile.txt"
+    afile.write_text("keep")
+    with pytest.raises(ManifestError, match="is a file"):
+        convert_sample([tiny], afile, "x", base_config, log=lambda _: None)
+    assert afile.read_text() == "keep"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile.txt", "clob", "tiny.root"]
+    out = tmp_path / "sample"
+    convert_sample([tiny], out, "sample", base_config, log=lambda _: None)
+    convert_sample([tiny], out, "sample", base_config, log=lambda _: None)  # a rerun replaces
+
+
+@pytest.mark.parametrize("name", ["../../escaped", "/abs/name", "a b"])
+def test_a_sample_name_that_is_not_a_plain_name_is_refused(tiny, tmp_path, name, capsys):
+    """Guards against issue 12 §6: `--sample ../../escaped` wrote outside the output folder."""
+    from evenet.cli import main
+
+    code = main(
+        ["convert", "--input", str(tiny), "--output", str(tmp_path / "o"), "--sample", name]
+    )
+    assert code == 2 and "may hold only letters" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.root"]

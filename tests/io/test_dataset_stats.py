@@ -103,3 +103,21 @@ def test_dataset_refuses_samples_converted_differently(converted, data_dir, tmp_
 def test_unknown_class_process_is_named():
     with pytest.raises(ManifestError, match="nope"):
         parse_classes(["nope"], {"ttbar_dilepton": 1})
+
+
+def test_a_sample_listed_twice_or_a_sample_folder_as_output_is_refused(converted, tmp_path):
+    """Guards against issue 12 §3: `--samples pc/x pc/x` counted every event twice, and
+    `--output pc/x` replaced the sample's own manifest with a dataset manifest."""
+    root, _ = converted
+    sample = root / "ttbar_dilepton"
+    with pytest.raises(ManifestError, match="lists a sample twice"):
+        build_dataset("twice", [sample, sample / "manifest.json"], tmp_path / "ds")
+    before = (sample / "manifest.json").read_text()
+    with pytest.raises(ManifestError, match="no dataset manifest.json"):
+        build_dataset("over", [sample], sample)
+    assert (sample / "manifest.json").read_text() == before
+    build_dataset("ok", [sample], tmp_path / "ds")
+    build_dataset("ok", [sample], tmp_path / "ds")  # an earlier dataset may be rebuilt
+    (tmp_path / "ds" / "manifest.json").unlink()  # as Snakemake does before rerunning the rule
+    (tmp_path / "ds" / "stats.json").write_text("{}")
+    build_dataset("ok", [sample], tmp_path / "ds")
