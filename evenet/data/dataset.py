@@ -165,7 +165,10 @@ class ShardDataset(IterableDataset):
         expected = {"workers": self.loader_workers, **self._identity()}
         differ = {k: (state.get(k), v) for k, v in expected.items() if state.get(k) != v}
         if differ:
-            raise ValueError(f"cannot resume: (saved, now) differ for {differ}")
+            raise DataError(
+                f"cannot resume on {self.location}: the data changed since the checkpoint "
+                f"(saved, now): {differ}; start the run anew"
+            )
         self._epoch = int(state["epoch"])
         self._resume = self._consumed = int(state["batches"])
 

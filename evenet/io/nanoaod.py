@@ -33,16 +33,34 @@ def open_events(path: Path):
         raise ReaderError(f"{path}: file does not exist") from None
     except Exception as error:  # uproot raises many types for corrupt files
         raise ReaderError(f"{path}: not a readable ROOT file ({error})") from None
-    if "Events" not in file:
-        raise ReaderError(f"{path}: no 'Events' tree (keys: {', '.join(file.keys()) or 'none'})")
-    return file, file["Events"]
+    try:
+        if "Events" not in file:
+            keys = ", ".join(file.keys()) or "none"
+            raise ReaderError(f"{path}: no 'Events' tree (keys: {keys})")
+        return file, file["Events"]
+    except ReaderError:
+        raise
+    except Exception as error:  # zlib.error, DeserializationError: damaged tree metadata
+        file.close()
+        raise ReaderError(f"{path}: {_damaged(error)}") from None
+
+
+def _damaged(error: Exception) -> str:
+    """One line for an error from decompressing or decoding a damaged file."""
+    lines = str(error).strip().splitlines()
+    detail = f": {lines[0]}" if lines else ""
+    return f"the file is corrupt ({type(error).__name__}{detail}); regenerate or re-download it"
 
 
 def _branches(tree, names: list[str], path: Path, start, stop) -> dict:
     missing = [n for n in names if n not in tree.keys()]
     if missing:
         raise ReaderError(f"{path}: missing branch(es) {', '.join(missing)}")
-    arrays = tree.arrays(names, entry_start=start, entry_stop=stop, how=dict)
+    try:
+        arrays = tree.arrays(names, entry_start=start, entry_stop=stop, how=dict)
+    except Exception as error:  # zlib.error, uproot's DeserializationError, ...: a bad basket
+        span = f"entries {start or 0}..{tree.num_entries if stop is None else stop}"
+        raise ReaderError(f"{path}: cannot read {span}: {_damaged(error)}") from None
     for name, array in arrays.items():
         flat = ak.flatten(array, axis=None) if array.ndim > 1 else array
         values = ak.to_numpy(flat)

@@ -298,7 +298,28 @@ def _slot_values(slot: Slot, table: dict[str, np.ndarray], n: int, where: str):
     for k in ("pt", "eta", "phi", "mass"):
         if not np.all(np.isfinite(raw[k])):
             raise ReaderError(f"{where}: {slot.kind} {k} is not finite (pt = 0?)")
+    _check_ranges(raw, slot.kind, where)
     return {k: raw[k] for k in KIND_FIELDS[slot.kind]}
+
+
+def _check_ranges(raw: dict[str, np.ndarray], kind: str, where: str) -> None:
+    """Values the point-cloud builder relies on: pT > 0 (log1p, sorting), mass >= 0, and a
+    lepton charge of -1 or +1 (the charge feature and the dimuon pairs)."""
+    for name, ok, rule in (
+        ("pt", raw["pt"] > 0, "must be > 0"),
+        ("mass", raw["mass"] >= 0, "must be >= 0"),
+        *(
+            (("charge", np.isin(raw["charge"], (-1, 1)), "must be -1 or +1"),)
+            if "charge" in raw
+            else ()
+        ),
+    ):
+        if not ok.all():
+            row = int(np.flatnonzero(~ok)[0])
+            raise ReaderError(
+                f"{where}: {kind} {name} {rule}, row {row} has {raw[name][row].item()} "
+                f"({int((~ok).sum())} row(s) in all)"
+            )
 
 
 def _ragged(slots: list[dict[str, np.ndarray]], fields: tuple[str, ...], n: int) -> ak.Array:

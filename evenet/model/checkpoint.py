@@ -69,10 +69,12 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"checkpoint {path} is empty (0 bytes): an interrupted write?")
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as error:  # unpickling errors come in many types
-        raise CheckpointError(f"checkpoint {path} cannot be read: {error}") from None
+        raise CheckpointError(f"checkpoint {path} cannot be read: {_reason(error)}") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not an EveNet checkpoint")
     if payload.get("format_version") != FORMAT_VERSION:
@@ -81,6 +83,20 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
             f"this code reads {FORMAT_VERSION}"
         )
     return payload
+
+
+def _reason(error: Exception) -> str:
+    """The loader's reason in one line, without torch's advice to load with weights_only=False
+    (which would run arbitrary code from an untrusted file: never suggested here)."""
+    text = str(error).strip()
+    if "weights_only" in text:
+        return (
+            "it holds objects other than tensors and plain values (not an EveNet checkpoint, "
+            "or a tampered one); it is not loaded"
+        )
+    return (
+        text.splitlines()[0] if text else f"{type(error).__name__} (truncated or not a checkpoint)"
+    )
 
 
 def check_compatible(payload: dict, manifest: dict, where: str = "checkpoint") -> None:

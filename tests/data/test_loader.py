@@ -177,7 +177,7 @@ def test_resume_mid_epoch_gives_the_remaining_batches(dataset_dir):
     for a, b in zip(rest, reference[11:], strict=True):
         assert torch.equal(a, b)
     assert len(list(resumed)) == len(reference)  # the next pass is a whole epoch again
-    with pytest.raises(ValueError, match="batch_size"):
+    with pytest.raises(DataError, match="cannot resume .*batch_size"):
         ShardDataset(dataset_dir, **{**options, "batch_size": 32}).load_state_dict(state)
 
 

@@ -61,3 +61,22 @@ def test_gzipped_lhe_is_read(data_dir, tmp_path):
     )
     with uproot.open(out) as f:
         assert f["Events"].num_entries == 3
+
+
+def test_a_truncated_lhe_file_is_refused_naming_the_last_complete_event(data_dir, tmp_path, capsys):
+    """Guards against issue 12 §7: a plain LHE file cut mid-event was showered silently
+    (exit 0, 5 of 50 events written)."""
+    from evenet.cli import main
+    from evenet.generation.lhe import check_complete
+
+    full = data_dir / "pylhe-testfile-powheg-box-v2-hvq.lhe"
+    text = full.read_text()
+    assert check_complete(full) == text.count("</event>")
+    cut = text.index("</event>", text.index("</event>") + 1) + len("</event>") + 40
+    truncated = tmp_path / "cut.lhe"
+    truncated.write_text(text[:cut])
+    out = tmp_path / "cut.root"
+    code = main(["generate", "--lhe", str(truncated), "--events", "50", "--output", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and "truncated: it ends inside event 3" in err
+    assert "last complete event is number 2" in err and not out.exists()

@@ -300,3 +300,15 @@ def test_a_sample_name_that_is_not_a_plain_name_is_refused(tiny, tmp_path, name,
     )
     assert code == 2 and "may hold only letters" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.root"]
+
+
+def test_a_corrupted_root_file_is_named_not_a_zlib_traceback(data_dir, tmp_path, base_config):
+    """Guards against issue 12 §7: a damaged basket surfaced as a bare zlib.error traceback."""
+    raw = bytearray((data_dir / "nanoAOD_2015_CMS_Open_Data_ttbar.root").read_bytes())
+    start = len(raw) // 2
+    raw[start : start + 2000] = bytes(b ^ 0x5A for b in raw[start : start + 2000])
+    damaged = tmp_path / "damaged.root"
+    damaged.write_bytes(bytes(raw))
+    with pytest.raises(ReaderError, match=r"damaged.root: .*corrupt .*regenerate or re-download"):
+        convert_sample([damaged], tmp_path / "out", "x", base_config, log=lambda _: None)
+    assert not (tmp_path / "out").exists()

@@ -266,3 +266,17 @@ def test_table_bad_map_refused(data_dir, edit, match):
     edit(fmt)
     with pytest.raises(ReaderError, match=match):
         read_table(data_dir / "Zmumu.csv", fmt, "z")
+
+
+@pytest.mark.parametrize(
+    "column, value, says",
+    [("Q1", 2, r"muon charge must be -1 or \+1, row 3 has 2"), ("pt1", -5.0, r"pt must be > 0")],
+)
+def test_table_values_out_of_range_are_refused(data_dir, tmp_path, column, value, says):
+    """Guards against issue 12 §9: a CSV with charge = 2 (or a negative pT) was accepted."""
+    path = tmp_path / "bad.csv"
+    frame = _small_zmumu(data_dir)
+    frame.loc[3, column] = value
+    frame.to_csv(path, index=False)
+    with pytest.raises(ReaderError, match=says):
+        read_table(path, FORMATS / "zmumu.yaml", "z")

@@ -100,6 +100,26 @@ def test_corrupt_truncated_or_foreign_files_are_rejected(saved, tmp_path):
         load_checkpoint(tmp_path / "missing.pt")
 
 
+def test_empty_and_pickled_files_give_a_reason_and_no_unsafe_advice(tmp_path):
+    """Guards against issue 12 §7: an empty checkpoint said "cannot be read: " with no reason,
+    and torch's advice to load with weights_only=False reached the user."""
+    import argparse
+
+    empty = tmp_path / "empty.pt"
+    empty.write_bytes(b"")
+    with pytest.raises(CheckpointError, match="is empty"):
+        load_checkpoint(empty)
+    pickled = tmp_path / "pickled.pt"
+    torch.save({"object": argparse.Namespace(a=1)}, pickled)
+    with pytest.raises(CheckpointError, match="objects other than tensors") as info:
+        load_checkpoint(pickled)
+    assert "weights_only" not in str(info.value)
+    short = tmp_path / "short.pt"
+    short.write_bytes(b"x")
+    with pytest.raises(CheckpointError, match=r"cannot be read: \S"):
+        load_checkpoint(short)
+
+
 def test_weights_that_do_not_fit_the_stored_config_are_rejected(saved, tmp_path):
     """Guards against loading weights into a model of another shape with a cryptic error."""
     _, path = saved
