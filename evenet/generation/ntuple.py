@@ -24,6 +24,9 @@ import awkward as ak
 import numpy as np
 import uproot
 
+from evenet.io.temporaries import remove_stale
+from evenet.io.temporaries import temporary as temporary_name
+
 EVENT_BRANCHES = {
     "run": np.int32,
     "event": np.int64,
@@ -134,7 +137,8 @@ class NtupleWriter:
 def atomic_root_file(output: Path):
     """Open a temporary ROOT file beside ``output``; rename it into place on success only."""
     output = Path(output)
-    temporary = output.with_name(f".{output.name}.{os.getpid()}.tmp")
+    remove_stale(output)
+    temporary = temporary_name(output)
     try:
         with uproot.recreate(temporary, compression=COMPRESSION) as file:
             yield file

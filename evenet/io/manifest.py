@@ -30,6 +30,7 @@ from pathlib import Path
 
 from evenet import SCHEMA_VERSION, __version__
 from evenet.errors import EvenetError
+from evenet.io.temporaries import temporary as temporary_name
 
 MANIFEST_NAME = "manifest.json"
 STATS_NAME = "stats.json"
@@ -186,7 +187,7 @@ def check_replaceable(
 def write_json_atomic(path: Path, payload: dict) -> None:
     """Write JSON to a temporary name beside ``path`` and rename it into place."""
     path = Path(path)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary = temporary_name(path)
     temporary.write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n")
     os.replace(temporary, path)
 

@@ -40,6 +40,8 @@ from evenet.io.manifest import (
 from evenet.io.schema import SPLITS
 from evenet.io.shards import write_shard
 from evenet.io.split import event_uniform
+from evenet.io.temporaries import remove_stale
+from evenet.io.temporaries import temporary as temporary_name
 
 SUBSET_SALT = 0x5EB5E7  # event_uniform stream ordering the nested training subsets
 VAL_SALT = 0x7A1  # event_uniform stream of the train/val re-split
@@ -235,7 +237,8 @@ def _choose(pool: np.ndarray, groups, order: np.ndarray, size: int | None, what:
 
 def _write(parent, dataset, entries, found, chosen, split, output: Path, selection) -> dict:
     """Copy the chosen rows (every column, new split) shard by shard; rename into place."""
-    staging = output.with_name(f".{output.name}.{os.getpid()}.tmp")
+    remove_stale(output)
+    staging = temporary_name(output)
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
@@ -265,7 +268,7 @@ def _write(parent, dataset, entries, found, chosen, split, output: Path, selecti
         record.selection = selection.record(dataset)
         record.write(staging)
         manifest = record.to_dict()
-        old = output.with_name(f".{output.name}.{os.getpid()}.old")
+        old = temporary_name(output, "old")
         if output.exists():
             os.replace(output, old)
         os.replace(staging, output)

@@ -17,6 +17,8 @@ import pyarrow.parquet as pq
 from evenet.io.columns import from_numpy
 from evenet.io.manifest import sha256_file
 from evenet.io.schema import SPLITS
+from evenet.io.temporaries import remove_stale
+from evenet.io.temporaries import temporary as temporary_name
 
 
 def to_table(columns: dict[str, np.ndarray], schema: pa.Schema, sample: str) -> pa.Table:
@@ -70,7 +72,8 @@ class ShardWriter:
         self.output = Path(output)
         self.sample, self.schema = sample, schema
         self.shard_events, self.row_group_events = shard_events, row_group_events
-        self.staging = self.output.with_name(f".{self.output.name}.{os.getpid()}.tmp")
+        remove_stale(self.output)
+        self.staging = temporary_name(self.output)
         if self.staging.exists():
             shutil.rmtree(self.staging)
         self.staging.mkdir(parents=True)
@@ -109,7 +112,7 @@ class ShardWriter:
         """Move the staged folder onto ``output`` (an older one is removed only afterwards)."""
         old = None
         if self.output.exists():
-            old = self.output.with_name(f".{self.output.name}.{os.getpid()}.old")
+            old = temporary_name(self.output, "old")
             os.replace(self.output, old)
         os.replace(self.staging, self.output)
         if old is not None:

@@ -15,6 +15,8 @@ import torch
 
 from evenet import SCHEMA_VERSION, __version__
 from evenet.io.schema import GLOBAL_FEATURES, OBJECT_FEATURES
+from evenet.io.temporaries import remove_stale
+from evenet.io.temporaries import temporary as temporary_name
 from evenet.model.config import ModelConfig
 from evenet.model.errors import CheckpointError, ModelConfigError
 from evenet.model.model import EveNet
@@ -56,7 +58,8 @@ def save_checkpoint(path: str | os.PathLike, payload: dict) -> Path:
     """Write ``payload`` to ``path`` through a temporary file (never a half-written file)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    remove_stale(path)  # e.g. the 0-byte .last.pt.PID.tmp of a killed run
+    temporary = temporary_name(path)
     try:
         torch.save(payload, temporary)
         os.replace(temporary, path)

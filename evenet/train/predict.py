@@ -61,6 +61,8 @@ from evenet.io.predictions import (
     manifest_checksum,
 )
 from evenet.io.schema import N_OBJECTS, SPLITS, TARGET_COLUMNS
+from evenet.io.temporaries import remove_stale
+from evenet.io.temporaries import temporary as temporary_name
 from evenet.model.checkpoint import from_checkpoint
 from evenet.model.encoded import Encoded
 from evenet.model.heads.assignment import group_by_topology
@@ -308,7 +310,8 @@ def with_ids(schema: pa.Schema) -> pa.Schema:
 @contextmanager
 def _atomic_file(path: Path) -> Iterator[Path]:
     """A temporary name beside ``path``, renamed into place only when the block succeeds."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    remove_stale(path)
+    temporary = temporary_name(path)
     try:
         yield temporary
         os.replace(temporary, path)
@@ -323,8 +326,7 @@ def _part_files(path: Path, workers: int) -> Iterator[list[Path]]:
     With K > 1 workers the loader hands out batch j from worker j % K, and worker w holds the
     w-th contiguous stretch of the split: batches go to part j % K, and reading the parts in
     worker order restores the file order."""
-    stem = f".{path.name}.{os.getpid()}"
-    parts = [path.with_name(f"{stem}.part{w}.tmp") for w in range(workers)]
+    parts = [temporary_name(path, f"part{w}.tmp") for w in range(workers)]
     try:
         yield parts
     finally:
