@@ -40,6 +40,7 @@ from evenet.data.plan import windows as window_pieces
 from evenet.data.reader import DataError, ShardReader, count_selected
 from evenet.io.manifest import (
     ShardEntry,
+    check_shards,
     load_manifest,
     manifest_path,
     shard_entries,
@@ -84,6 +85,7 @@ class ShardDataset(IterableDataset):
                 f"{len(missing)} shard(s) listed in {self.location} are missing: {missing[0]}"
                 + (" ..." if len(missing) > 1 else "")
             )
+        check_shards(entries, self.location)  # sizes and modification times: cheap
         self.split = SPLITS.get(split, -1) if isinstance(split, str) else int(split)
         if self.split not in SPLITS.values():
             raise ValueError(f"split must be one of {list(SPLITS)} or 0-2, got {split!r}")

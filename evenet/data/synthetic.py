@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from evenet.catalogue import load_catalogue, manifest_record
-from evenet.io.manifest import Manifest, sha256_file
+from evenet.io.manifest import Manifest, file_record
 from evenet.io.schema import (
     N_OBJECTS,
     TARGET_COLUMNS,
@@ -93,7 +93,7 @@ def write_synthetic_dataset(
                     "path": path.name,
                     "sample": sample,
                     "rows": stop - start,
-                    "sha256": sha256_file(path),
+                    **file_record(path),
                     "row_groups": groups,
                 }
             )

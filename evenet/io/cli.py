@@ -55,11 +55,15 @@ def register(commands) -> None:
     dataset.add_argument(
         "--samples",
         nargs="+",
-        required=True,
         metavar="DIR",
         help="converted sample folders (or their manifest.json)",
     )
-    dataset.add_argument("--output", required=True, help="dataset folder (manifest.json)")
+    dataset.add_argument("--output", help="dataset folder (manifest.json)")
+    dataset.add_argument(
+        "--verify",
+        metavar="DATASET",
+        help="instead: check every shard of a dataset (or sample) against its recorded sha256",
+    )
     dataset.add_argument(
         "--classes",
         nargs="+",
@@ -113,6 +117,10 @@ def run_convert(args) -> int:
 def run_dataset(args) -> int:
     from evenet.io.dataset import build_dataset
 
+    if args.verify:
+        return _verify(args.verify)
+    if not (args.samples and args.output):
+        raise UsageError("give --samples DIR ... and --output DIR (or --verify DATASET)")
     name, expressions = args.name, args.classes
     if args.options:
         from evenet import job_options
@@ -127,6 +135,15 @@ def run_dataset(args) -> int:
         f"{manifest['classes']} -> {args.output}",
         file=sys.stderr,
     )
+    return 0
+
+
+def _verify(location: str) -> int:
+    from evenet.io.manifest import check_shards, load_manifest, manifest_path, shard_entries
+
+    entries = shard_entries(load_manifest(location), location)
+    check_shards(entries, manifest_path(location), verify=True)
+    print(f"{manifest_path(location)}: all {len(entries)} shard(s) match their sha256")
     return 0
 
 

@@ -107,6 +107,38 @@ class ShardEntry:
     sample: str
     rows: int
     row_groups: tuple[RowGroup, ...]
+    sha256: str = ""
+    bytes: int = -1  # size when the shard was written (-1: not recorded)
+    mtime_ns: int = -1  # modification time when the shard was written
+
+
+def file_record(path: Path) -> dict:
+    """What a manifest records of a shard file: sha256, size and modification time."""
+    status = Path(path).stat()
+    return {"sha256": sha256_file(path), "bytes": status.st_size, "mtime_ns": status.st_mtime_ns}
+
+
+def check_shards(entries: list[ShardEntry], manifest_file: Path, verify: bool = False) -> None:
+    """Every shard is there and unchanged since the manifest listed it: size and modification
+    time (cheap, on every open for training), or the full sha256 (``verify``). A sample
+    reconverted after its dataset was built is refused instead of silently trained on."""
+    for entry in entries:
+        if not entry.path.is_file():
+            raise ManifestError(f"shard {entry.path} listed in {manifest_file} is missing")
+        status = entry.path.stat()
+        changed = entry.bytes >= 0 and (
+            status.st_size != entry.bytes or status.st_mtime_ns != entry.mtime_ns
+        )
+        if verify and entry.sha256 and sha256_file(entry.path) != entry.sha256:
+            changed = True
+        elif verify:
+            changed = False  # same content: a copy that did not keep the modification time
+        if changed:
+            raise ManifestError(
+                f"shard {entry.path} changed after {manifest_file} listed it (reconverted or "
+                "edited): rebuild the dataset (`evenet dataset`, or rerun the workflow); "
+                "`evenet dataset --verify` compares contents"
+            )
 
 
 def manifest_path(location: str | os.PathLike) -> Path:
@@ -148,6 +180,9 @@ def shard_entries(manifest: dict, location: str | os.PathLike) -> list[ShardEntr
                     RowGroup(int(g["rows"]), tuple(int(n) for n in g["splits"]))
                     for g in shard["row_groups"]
                 ),
+                sha256=str(shard.get("sha256", "")),
+                bytes=int(shard.get("bytes", -1)),
+                mtime_ns=int(shard.get("mtime_ns", -1)),
             )
         )
     return entries

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from evenet.io.columns import from_numpy
-from evenet.io.manifest import sha256_file
+from evenet.io.manifest import file_record
 from evenet.io.schema import SPLITS
 from evenet.io.temporaries import remove_stale
 from evenet.io.temporaries import temporary as temporary_name
@@ -54,7 +54,7 @@ def write_shard(table: pa.Table, path: Path, sample: str, row_group_events: int)
         "path": path.name,
         "sample": sample,
         "rows": table.num_rows,
-        "sha256": sha256_file(path),
+        **file_record(path),
         "row_groups": groups,
     }
 

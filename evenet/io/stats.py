@@ -16,6 +16,7 @@ from evenet.io.manifest import (
     STATS_NAME,
     load_manifest,
     manifest_path,
+    sha256_file,
     shard_entries,
     write_json_atomic,
 )
@@ -92,6 +93,8 @@ def compute_stats(location) -> dict:
     stats = {
         "schema_version": manifest["schema_version"],
         "dataset": manifest["name"],
+        # stats belong to one version of the dataset: training refuses them for another
+        "manifest_sha256": sha256_file(manifest_path(location)),
         "split": "train",
         "events": events,
     }

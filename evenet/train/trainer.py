@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from evenet.data.loader import make_loader
-from evenet.io.manifest import STATS_NAME, load_manifest, manifest_path
+from evenet.io.manifest import STATS_NAME, load_manifest, manifest_path, sha256_file
 from evenet.model.config import preset
 from evenet.model.errors import CheckpointError
 from evenet.model.model import EveNet
@@ -50,7 +50,13 @@ def dataset_inputs(dataset: Path) -> tuple[dict, dict]:
     stats_path = manifest_path(dataset).parent / STATS_NAME
     if not stats_path.is_file():
         raise CheckpointError(f"{stats_path} is missing: run `evenet stats {dataset}` first")
-    return manifest, json.loads(stats_path.read_text())
+    stats = json.loads(stats_path.read_text())
+    if stats.get("manifest_sha256") != sha256_file(manifest_path(dataset)):
+        raise CheckpointError(
+            f"{stats_path} was computed for another version of {manifest_path(dataset)} (the "
+            f"dataset was rebuilt since): run `evenet stats {dataset}` again"
+        )
+    return manifest, stats
 
 
 def _tasks_for(manifest: dict, tasks: tuple[str, ...]) -> tuple[str, ...]:
