@@ -115,6 +115,14 @@ def dataset(config: Mapping[str, Any], name: str) -> dict:
     }
 
 
+def stats() -> dict:
+    """Options of rule stats: nothing is configurable, but the versions of the data contract
+    and of stats.json's content are its fingerprint (a new format recomputes every stats.json)."""
+    from evenet.io.stats import STATS_FORMAT
+
+    return {"schema_version": SCHEMA_VERSION, "format": STATS_FORMAT}
+
+
 # --- training and prediction -----------------------------------------------------------------
 
 

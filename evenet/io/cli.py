@@ -73,7 +73,11 @@ def register(commands) -> None:
     )
     dataset.set_defaults(handler=run_dataset)
 
-    stats = commands.add_parser("stats", help="stats.json of a dataset and a printed summary")
+    stats = commands.add_parser(
+        "stats",
+        help="stats.json of a dataset and a printed summary",
+        parents=[arguments.job_options()],  # versions only: the workflow's fingerprint
+    )
     stats.add_argument("dataset", help="dataset or sample folder (or its manifest.json)")
     stats.set_defaults(handler=run_stats)
 
@@ -148,8 +152,11 @@ def _verify(location: str) -> int:
 
 
 def run_stats(args) -> int:
+    from evenet import job_options
     from evenet.io.stats import summary, write_stats
 
+    if args.options and job_options.parse(args.options) != job_options.stats():
+        raise UsageError("--options of another stats format: rerun the workflow with this code")
     stats = write_stats(args.dataset)
     print(summary(args.dataset))
     print(f"stats.json: {stats['events']} training events", file=sys.stderr)

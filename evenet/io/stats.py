@@ -92,6 +92,7 @@ def compute_stats(location) -> dict:
         raise ValueError(f"{manifest_path(location)}: no training events to compute statistics on")
     stats = {
         "schema_version": manifest["schema_version"],
+        "format": STATS_FORMAT,
         "dataset": manifest["name"],
         # stats belong to one version of the dataset: training refuses them for another
         "manifest_sha256": sha256_file(manifest_path(location)),
@@ -116,6 +117,9 @@ def write_stats(location) -> dict:
     write_json_atomic(manifest_path(location).parent / STATS_NAME, stats)
     return stats
 
+
+# Version of stats.json's content; a change reruns rule stats (evenet.job_options.stats).
+STATS_FORMAT = 2  # 2: records the manifest_sha256 it belongs to
 
 _MULTIPLICITIES = [GLOBAL_FEATURES.index(n) for n in ("nLepton", "nJet", "nBJet")]
 

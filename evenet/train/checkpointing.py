@@ -61,12 +61,80 @@ class BestTracker:
         }
 
 
+RESUME_MODES = ("no", "resume", "resume-or-start")
+
+
+def identity(options: TrainOptions, dataset_manifest: Path, init: str) -> dict:
+    """What a checkpoint can only be resumed with: the options that shape the training state
+    (all but RESUMABLE_CHANGES), the dataset version (its manifest's sha256) and the
+    initialisation (random, or the pretrained model's sha256)."""
+    from evenet.io.manifest import sha256_file
+
+    kept = {k: v for k, v in options.to_dict().items() if k not in RESUMABLE_CHANGES}
+    return json.loads(
+        json.dumps({"options": kept, "dataset": sha256_file(dataset_manifest), "init": init})
+    )
+
+
+def fingerprint(values: dict) -> str:
+    """The checkpoint folder of an identity: checkpoints/<fingerprint>/last.pt."""
+    import hashlib
+
+    return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def why_not_resumable(paths: RunPaths, wanted: dict) -> str:
+    """The error for a --resume without a checkpoint of these options and data: what the
+    checkpoints that are there differ in."""
+    found = sorted(paths.checkpoints.glob("*/last.pt")) if paths.checkpoints.is_dir() else []
+    if not found:
+        return (
+            f"cannot resume {paths.root}: it holds no checkpoint (start the run without --resume)"
+        )
+    lines = []
+    for path in found:
+        try:
+            saved = load_checkpoint(path).get("extra", {}).get("training", {}).get("identity")
+        except CheckpointError as error:
+            lines.append(f"{path}: {error}")
+            continue
+        if saved is None:
+            lines.append(f"{path}: written by an older version (no identity recorded)")
+            continue
+        differ = [
+            f"{k} ({saved['options'].get(k)!r} -> {v!r})"
+            for k, v in wanted["options"].items()
+            if saved["options"].get(k) != v
+        ]
+        if saved.get("dataset") != wanted["dataset"]:
+            differ.append("the dataset (its manifest changed)")
+        if saved.get("init") != wanted["init"]:
+            differ.append("the initialisation (another pretrained model, or scratch)")
+        lines.append(f"{path}: differs in " + (", ".join(differ) or "nothing recorded"))
+    return (
+        f"cannot resume {paths.root}: no checkpoint of these options and data; "
+        + "; ".join(lines)
+        + " (use --resume-or-start to start anew)"
+    )
+
+
+def clear_run(paths: RunPaths) -> None:
+    """Remove a previous run's outputs and checkpoints before starting anew, so that an old
+    model.pt or summary.json never stands beside a new run's checkpoints."""
+    import shutil
+
+    for path in paths.outputs():
+        path.unlink(missing_ok=True)
+    shutil.rmtree(paths.checkpoints, ignore_errors=True)
+
+
 class RunState:
     """The parts of a run that a checkpoint holds besides the model's weights."""
 
     def __init__(self, optimizer, scheduler, ema: EMA, loader, tracker: BestTracker):
         self.optimizer, self.scheduler, self.ema = optimizer, scheduler, ema
         self.loader, self.tracker = loader, tracker
+        self.identity: dict = {}  # what the run may only be resumed with (identity())
 
 
 def payload(model, stats: dict, manifest: dict, weights: dict | None = None) -> dict:
@@ -97,6 +165,7 @@ def save(paths: RunPaths, model, state: RunState, options, step, epoch, manifest
             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
             "loader": state.loader.state_dict(),
             "best": state.tracker.state_dict(),
+            "identity": state.identity,
         }
     }
     save_checkpoint(paths.last, data)

@@ -15,10 +15,22 @@ def _run_dir_args() -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
     parent.add_argument("--dataset", required=True, help="dataset folder (with stats.json)")
     parent.add_argument("--output", required=True, help="run directory")
-    parent.add_argument(
-        "--resume", action="store_true", help="continue from the run's checkpoints/last.pt"
+    resume = parent.add_mutually_exclusive_group()
+    resume.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run's checkpoint of these options and data (an error if none)",
+    )
+    resume.add_argument(
+        "--resume-or-start",
+        action="store_true",
+        help="continue that checkpoint if there is one, else start anew (the workflow's choice)",
     )
     return parent
+
+
+def _resume_mode(args) -> str:
+    return "resume-or-start" if args.resume_or_start else "resume" if args.resume else "no"
 
 
 def register(commands) -> None:
@@ -116,7 +128,7 @@ def run_pretrain(args) -> int:
         args.dataset,
         args.output,
         TrainOptions.from_dict(values),
-        resume=args.resume,
+        resume=_resume_mode(args),
         stop_after=args.stop_after,
         log=arguments.log_line,
     )
@@ -159,7 +171,7 @@ def run_finetune(args) -> int:
         scratch=args.scratch,
         load_heads=heads,
         selection=selection,
-        resume=args.resume,
+        resume=_resume_mode(args),
         log=arguments.log_line,
     )
     print(f"finetune: {summary}", file=sys.stderr)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 
+from evenet.io.manifest import sha256_file
 from evenet.io.selection import Selection, ensure_selected
 from evenet.model.checkpoint import check_compatible, load_checkpoint
 from evenet.model.errors import CheckpointError
@@ -29,7 +30,7 @@ def finetune(
     scratch: bool = False,
     load_heads: bool | list[str] = False,
     selection: Selection | None = None,
-    resume: bool = False,
+    resume: bool | str = False,
     log=print,
 ) -> dict:
     """Fine-tune on ``dataset`` (or, with ``selection``, on its selected events: a dataset
@@ -44,7 +45,14 @@ def finetune(
         model = build_model(options, manifest, own_stats)
         log("[finetune] scratch: random initialisation, the dataset's own statistics")
         return train(
-            dataset, run_dir, options, model=model, stats=own_stats, resume=resume, log=log
+            dataset,
+            run_dir,
+            options,
+            model=model,
+            stats=own_stats,
+            init="scratch",
+            resume=resume,
+            log=log,
         )
     if pretrained is None:
         raise CheckpointError("fine-tuning needs --pretrained CHECKPOINT (or --scratch)")
@@ -59,5 +67,12 @@ def finetune(
     report = load_pretrained(model, payload, heads=load_heads, class_map=manifest.get("class_map"))
     log(f"[finetune] weights from {pretrained}:\n{report.format()}")
     return train(
-        dataset, run_dir, options, model=model, stats=payload["stats"], resume=resume, log=log
+        dataset,
+        run_dir,
+        options,
+        model=model,
+        stats=payload["stats"],
+        init=f"pretrained:{sha256_file(pretrained)}",
+        resume=resume,
+        log=log,
     )

@@ -9,11 +9,21 @@ from pathlib import Path
 @dataclass(frozen=True)
 class RunPaths:
     root: Path
+    fingerprint: str = ""  # of the options and data the run trains with (checkpointing.py)
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.root / "checkpoints"
 
     @property
     def last(self) -> Path:
-        """The rolling training checkpoint (model + optimizer + loader state), for --resume."""
-        return self.root / "checkpoints" / "last.pt"
+        """The rolling training checkpoint (model + optimizer + loader state) of this run's
+        options and data, for resuming: other options or data never see it."""
+        return self.checkpoints / self.fingerprint / "last.pt"
+
+    def outputs(self) -> list[Path]:
+        """What a run writes at its top level (replaced when a run starts anew)."""
+        return [self.model, self.metrics, self.validation, self.loss_plot, self.summary]
 
     @property
     def model(self) -> Path:

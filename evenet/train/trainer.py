@@ -90,9 +90,10 @@ def train(
     run_dir: str | Path,
     options: TrainOptions,
     *,
-    resume: bool = False,
+    resume: bool | str = False,
     model: EveNet | None = None,
     stats: dict | None = None,
+    init: str = "random",
     stop_after: int | None = None,
     log=print,
 ) -> dict:
@@ -100,15 +101,22 @@ def train(
     ``run_dir`` (see RunPaths). Returns a summary dict (also written as summary.json).
 
     ``stop_after``: end this call after that many steps with a checkpoint (e.g. before a
-    batch job's time limit); ``resume=True`` continues the same schedule later."""
+    batch job's time limit). ``resume``: "no" (False) starts anew, replacing the run's
+    outputs; "resume" (True) continues the checkpoint of these options, data and ``init``
+    (an error naming what differs if there is none); "resume-or-start" continues it if it
+    exists and starts anew otherwise (what the workflow does)."""
     info = distributed.setup()
     device = info.device
     if not info.is_main:
         log = _silent
-    paths = RunPaths(Path(run_dir))
+    mode = ("resume" if resume else "no") if isinstance(resume, bool) else resume
+    if mode not in checkpointing.RESUME_MODES:
+        raise ValueError(f"resume must be one of {checkpointing.RESUME_MODES}, got {resume!r}")
+    manifest, own_stats = dataset_inputs(Path(dataset))
+    wanted = checkpointing.identity(options, manifest_path(Path(dataset)), init)
+    paths = RunPaths(Path(run_dir), checkpointing.fingerprint(wanted))
     if info.is_main:
         paths.root.mkdir(parents=True, exist_ok=True)
-    manifest, own_stats = dataset_inputs(Path(dataset))
     stats = own_stats if stats is None else stats  # fine-tuning keeps the body's statistics
     torch.manual_seed(options.seed)  # the same initial weights on every rank
     if model is None:
@@ -136,10 +144,11 @@ def train(
             f"{dataset}: fewer training events than one batch of {options.batch_size}"
         )
     state = _optimisation(model, options, device, loader, log)
+    state.identity = wanted
     validation = None
     if options.eval_every and info.is_main:
         validation = validation_loader(dataset, options, _columns(manifest))
-    step, epoch = _start(paths, model, state, options, resume, log)
+    step, epoch = _start(paths, model, state, options, mode, info, log)
     validator = None
     if validation is not None:
         val_log = MetricsLog(paths.validation, resume_step=step or None)
@@ -247,17 +256,24 @@ def _optimisation(model, options: TrainOptions, device, loader, log) -> RunState
     return RunState(optimizer, scheduler, ema, loader, BestTracker(options.patience))
 
 
-def _start(paths: RunPaths, model, state: RunState, options, resume: bool, log) -> tuple[int, int]:
-    """(step, epoch) to start from: 0 for a new run or a rerun of a finished one (changed
-    inputs, --forcerun), the checkpoint's for an interrupted run (timeout, preemption)."""
-    if not (resume and paths.last.exists()):
-        return 0, 0
-    if checkpointing.finished(paths.last, options):
+def _start(paths: RunPaths, model, state: RunState, options, mode: str, info, log):
+    """(step, epoch) to start from: the checkpoint's for an interrupted run of the same
+    options and data (timeout, preemption); otherwise 0, after removing the previous run's
+    outputs (a rerun of a finished run, other options or data, or no resume asked)."""
+    if mode != "no" and paths.last.exists():
+        if not checkpointing.finished(paths.last, options):
+            step, epoch = checkpointing.restore(paths.last, model, state, options)
+            log(f"[train] resumed from {paths.last} at step {step} (epoch {epoch})")
+            return step, epoch
         log(f"[train] {paths.last} is a finished run of {options.steps} steps: starting anew")
-        return 0, 0
-    step, epoch = checkpointing.restore(paths.last, model, state, options)
-    log(f"[train] resumed from {paths.last} at step {step} (epoch {epoch})")
-    return step, epoch
+    elif mode == "resume":
+        raise CheckpointError(checkpointing.why_not_resumable(paths, state.identity))
+    distributed.barrier(info)  # every rank has looked at the checkpoint before it goes
+    if info.is_main:
+        checkpointing.clear_run(paths)
+        paths.root.mkdir(parents=True, exist_ok=True)
+    distributed.barrier(info)
+    return 0, 0
 
 
 def _agree(stop: bool, info: distributed.DistInfo) -> bool:

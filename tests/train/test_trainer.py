@@ -72,7 +72,7 @@ def test_resume_with_other_options_is_refused(dataset, tmp_path):
     options = TrainOptions(steps=2, checkpoint_every=2, **FAST)
     train(dataset, tmp_path / "run", options, log=lambda _: None)
     changed = TrainOptions(**{**options.__dict__, "lr": 0.5, "steps": 4})
-    with pytest.raises(CheckpointError, match="lr"):
+    with pytest.raises(CheckpointError, match=r"differs in lr \(0.001 -> 0.5\)"):
         train(dataset, tmp_path / "run", changed, resume=True, log=lambda _: None)
     # How the body is compiled changes no state: a killed run may resume compiled.
     other_mode = TrainOptions(**{**options.__dict__, "compile_mode": "max-autotune", "steps": 3})
@@ -169,8 +169,36 @@ def test_a_nan_loss_stops_training_before_it_is_saved(dataset, tmp_path, log_eve
     run = tmp_path / "run"
     with pytest.raises(TrainingError, match="at step 3.*still holds step 2"):
         train(dataset, run, options, model=model, log=lambda _: None)
-    saved = torch.load(run / "checkpoints" / "last.pt", weights_only=True)
+    (last,) = run.glob("checkpoints/*/last.pt")
+    saved = torch.load(last, weights_only=True)
     assert saved["extra"]["training"]["step"] == 2
     weights = saved["state_dict"].values()
     assert all(torch.isfinite(v).all() for v in weights if v.is_floating_point())
     assert not (run / "model.pt").exists()
+
+
+def test_checkpoints_of_other_options_or_data_are_never_resumed(dataset, tmp_path):
+    """Guards against issue 12 §2: an interrupted run resumed from a checkpoint made on other
+    data or options. The workflow's --resume-or-start starts anew then, and a fresh run
+    replaces the whole run folder (no old model.pt beside new checkpoints)."""
+    run = tmp_path / "run"
+    options = TrainOptions(steps=4, checkpoint_every=2, **FAST)
+    train(dataset, run, options, stop_after=2, log=lambda _: None)
+    (first,) = run.glob("checkpoints/*/last.pt")
+    other = TrainOptions(**{**options.__dict__, "lr": 0.002})
+    lines = []
+    summary = train(dataset, run, other, resume="resume-or-start", log=lines.append)
+    assert summary["steps"] == 4 and not any("resumed" in line for line in lines)
+    (second,) = run.glob("checkpoints/*/last.pt")
+    assert second.parent != first.parent and not first.exists()
+    lines = []
+    train(dataset, run, options, stop_after=2, log=lambda _: None)  # fresh: replaces the run
+    assert not (run / "model.pt").exists() and not (run / "summary.json").exists()
+    summary = train(dataset, run, options, resume="resume-or-start", log=lines.append)
+    assert any("resumed" in line and "step 2" in line for line in lines)
+    assert summary["steps"] == 4 and (run / "model.pt").exists()
+
+
+def test_a_bare_resume_without_a_checkpoint_is_an_error(dataset, tmp_path):
+    with pytest.raises(CheckpointError, match="holds no checkpoint"):
+        train(dataset, tmp_path / "run", TrainOptions(steps=1, **FAST), resume=True)

@@ -68,6 +68,8 @@ rule stats:
     """
     input:
         paths.dataset_manifest_pattern(config),
+    params:
+        options=job_options.to_param(job_options.stats()),
     output:
         paths.dataset_stats_pattern(config),
     log:
@@ -75,7 +77,7 @@ rule stats:
     benchmark:
         paths.named_benchmark_pattern(config, "stats", "dataset")
     shell:
-        "evenet stats {input:q} > {log:q} 2>&1"
+        "evenet stats {input:q} --options {params.options:q} > {log:q} 2>&1"
 
 
 rule datasets_all:

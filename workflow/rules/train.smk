@@ -31,9 +31,10 @@ rule pretrain:
         runtime=120,  # minutes; the local tiny run takes ~15 (perlmutter overrides)
         mem_mb=8000,  # model, optimizer, two loader workers with their shuffle windows
     shell:
-        # --resume: a rerun after a timeout or preemption continues from checkpoints/last.pt
+        # a rerun after a timeout or preemption continues the checkpoint of the same options and
+        # data; with other options or data (or a finished run) the run starts anew
         "{params.launch}evenet pretrain --dataset {params.dataset:q} --output {params.run:q}"
-        " --resume --options {params.options:q} > {log:q} 2>&1"
+        " --resume-or-start --options {params.options:q} > {log:q} 2>&1"
 
 
 def _run_dataset(wildcards):
@@ -100,7 +101,7 @@ rule finetune:
         mem_mb=6000,
     shell:
         "evenet finetune --dataset {params.dataset:q} --output {params.run:q} {params.init:q}"
-        " {params.events:q} --resume --options {params.options:q} > {log:q} 2>&1"
+        " {params.events:q} --resume-or-start --options {params.options:q} > {log:q} 2>&1"
 
 
 rule predict:
