@@ -198,6 +198,11 @@ def check_replaceable(
     output = Path(output).resolve()
     if output.exists() and not output.is_dir():
         raise ManifestError(f"--output {output} is a file, not a folder: give a new folder")
+    here = Path.cwd().resolve()
+    if output == here or output in here.parents:
+        raise ManifestError(
+            f"--output {output} is the current folder or holds it: give a new folder below it"
+        )
     for path in inputs:
         resolved = Path(path).resolve()
         if resolved == output or output in resolved.parents:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 
 import awkward as ak
 import numpy as np
@@ -312,3 +313,13 @@ def test_a_corrupted_root_file_is_named_not_a_zlib_traceback(data_dir, tmp_path,
     with pytest.raises(ReaderError, match=r"damaged.root: .*corrupt .*regenerate or re-download"):
         convert_sample([damaged], tmp_path / "out", "x", base_config, log=lambda _: None)
     assert not (tmp_path / "out").exists()
+
+
+def test_the_current_folder_is_not_an_output(tiny, tmp_path, base_config, monkeypatch):
+    """Guards against issue 12 §7: `--output .` ended in a traceback (and would have renamed
+    the folder the user stands in)."""
+    work = tmp_path / "empty"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    with pytest.raises(ManifestError, match="current folder"):
+        convert_sample([tiny], Path("."), "x", base_config, log=lambda _: None)
