@@ -212,6 +212,7 @@ def train(
                     device,
                     bf16,
                     train_weights,
+                    fraction,
                 )
             stop = _agree(stop, info)  # rank 0's verdict; only on validation steps (it syncs)
         if stop or step % options.checkpoint_every == 0 or step == last_step:

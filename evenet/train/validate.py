@@ -22,7 +22,15 @@ def validation_loader(dataset, options, columns: list[str]):
 
 @torch.no_grad()
 def validation_loss(
-    model, loader, tasks, weights: dict, device, bf16: bool, seed: int, transform=None
+    model,
+    loader,
+    tasks,
+    weights: dict,
+    device,
+    bf16: bool,
+    seed: int,
+    transform=None,
+    mask_fraction: float = 1.0,
 ) -> dict:
     """Event-weighted mean of each loss term and of their weighted sum over the split."""
     was_training = model.training
@@ -37,7 +45,9 @@ def validation_loss(
                 batch = transform(batch)
             n = len(batch["x"])
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-                terms = model.losses(batch, tasks=tasks, generator=generator)
+                terms = model.losses(
+                    batch, tasks=tasks, mask_fraction=mask_fraction, generator=generator
+                )
             for name, value in terms.items():
                 totals[name] = totals.get(name, 0.0) + float(value) * n
             totals["loss"] = totals.get("loss", 0.0) + n * sum(
@@ -57,10 +67,20 @@ class Validator:
         self.loader, self.log_file, self.tracker = loader, log_file, tracker
         self.options, self.log = options, log
 
-    def run(self, model, ema, step, epoch, tasks, weights, device, bf16, transform) -> bool:
-        """Validate now; True when early stopping says stop."""
+    def run(
+        self, model, ema, step, epoch, tasks, weights, device, bf16, transform, mask_fraction
+    ) -> bool:
+        """Validate the EMA weights (the ones a run keeps and exports) at the stage's masked
+        fraction; True when early stopping says stop. The model's own weights are restored."""
         seed = self.options.seed * 7919
-        val = validation_loss(model, self.loader, tasks, weights, device, bf16, seed, transform)
+        own = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        model.load_state_dict(ema.shadow)
+        try:
+            val = validation_loss(
+                model, self.loader, tasks, weights, device, bf16, seed, transform, mask_fraction
+            )
+        finally:
+            model.load_state_dict(own)
         stop = self.tracker.update(step, val["loss"], ema)
         self.log_file.write(
             {"step": step, "epoch": epoch, **{f"val_{k}": v for k, v in val.items()}}
