@@ -38,7 +38,6 @@ class EveNetBody(nn.Module):
         super().__init__()
         c = self.config = config
         h = c.hidden
-        self.feature_drop = nn.Dropout(c.feature_drop)
         self.object_embed = mlp(object_dim, h, h)
         self.global_embed = mlp(global_dim, h, h)
         self.time_embed = TimeEmbedding(c.time_dim)
@@ -84,7 +83,7 @@ class EveNetBody(nn.Module):
         cond = self.time_embed(logsnr)  # (B, 1 + N, time_dim)
         keep = mask.unsqueeze(-1).to(objects.dtype)
 
-        tokens = self.object_embed(self.feature_drop(objects)) * keep
+        tokens = self.object_embed(objects) * keep
         tokens = tokens + self.time_to_token(cond[:, 1:]) * keep
         if self.local_blocks:
             index, valid = knn(kinematics[..., 1], kinematics[..., 2], mask, self.config.knn)

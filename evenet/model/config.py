@@ -21,7 +21,7 @@ class BodyConfig:
     knn: int = 3  # neighbours per object in (eta, phi), phi wrapped
     layer_scale: float = 1e-5  # LayerScale initial value of every residual branch
     drop_path: float = 0.1  # stochastic depth, ramped linearly to this at the last block
-    feature_drop: float = 0.1  # input features zeroed per object during training
+    feature_drop: float = 0.1  # training: each object's features zeroed (clean copy only)
     dropout: float = 0.0  # attention/MLP dropout
     pair_bias: bool = True  # ParT-style pairwise (ln dR, ln kT, ln z, ln m2) attention bias
     time_dim: int = 64  # width of the noise-level (log-SNR) features

@@ -32,6 +32,7 @@ class EveNet(nn.Module):
         self.topologies = list(topologies)
         h, hc = config.body.hidden, config.heads
         self.normalizer = Normalizer(stats)
+        self.feature_drop = float(config.body.feature_drop)
         self.body = EveNetBody(config.body, Normalizer.object_dim, Normalizer.global_dim)
         heads: dict[str, nn.Module] = {}
         tasks = set(config.tasks)
@@ -123,7 +124,7 @@ class EveNet(nn.Module):
         if missing:
             raise ModelConfigError(f"the model has no head for task(s) {missing}")
         clean = self.inputs(batch)
-        copies, noised = [clean], {}
+        copies, noised = [self._drop_objects(clean)], {}
         if "masked_generation" in tasks or "global_generation" in tasks:
             noised = self._noised_copy(clean, tasks, mask_fraction, generator)
             copies.append(noised["inputs"])
@@ -188,6 +189,16 @@ class EveNet(nn.Module):
             total = total + head.loss(head(enc.select(rows)), sub, sub_weight) * share
             norm = norm + share
         return total / (norm if weight is None else norm.clamp(min=1e-12))
+
+    def _drop_objects(self, inputs: dict) -> dict:
+        """Training augmentation of the clean copy only: every real object's features are
+        zeroed with probability ``feature_drop`` (whole objects, no rescaling). The noised
+        copy, whose inputs are diffusion states, and every target keep all objects."""
+        if not self.training or self.feature_drop <= 0:
+            return inputs
+        objects = inputs["objects"]
+        drop = torch.rand(objects.shape[:2], device=objects.device) < self.feature_drop
+        return {**inputs, "objects": objects.masked_fill(drop.unsqueeze(-1), 0.0)}
 
     def _noised_copy(self, clean, tasks, mask_fraction, generator) -> dict:
         inputs = dict(clean)

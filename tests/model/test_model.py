@@ -87,7 +87,7 @@ def test_tiny_overfits_64_events_classification_and_assignment():
     """Guards against a model that cannot learn: the loss on 64 fixed events must fall >= 10x."""
     topologies = [t for t in TOPOLOGIES if t["name"] in ("ttbar_dilepton", "haa_4b")]
     model = _model(("classification", "assignment"), topologies)
-    model.body.feature_drop.p = 0.0
+    model.feature_drop = 0.0
     batch = synthetic_batch(64, topologies, 4, seed=4)
     first, final = _overfit(model, batch, ("classification", "assignment"), 150)
     assert final < first / 10, (first, final)
@@ -135,3 +135,31 @@ def test_every_loss_weights_events_by_their_training_weight():
         signed = dict(batch, train_weight=torch.linspace(-2.0, 1.0, 12))  # sums to -3
         every = model.losses(signed, mask_fraction=0.5, generator=torch.Generator().manual_seed(1))
     assert all(bool(torch.isfinite(v)) and abs(float(v)) < 1e3 for v in every.values()), every
+
+
+def test_feature_drop_hides_whole_objects_of_the_clean_copy_only():
+    """Guards against issue 13 §5: element-wise dropout with rescaling hit every copy, the
+    diffused inputs of masked generation included."""
+    topologies = [t for t in TOPOLOGIES if t["name"] == "ttbar_dilepton"]
+    model = _model(("classification", "masked_generation"), topologies)
+    batch = synthetic_batch(16, topologies, 4, seed=3)
+    seen = []
+    forward = model.body.forward
+
+    def recording(**inputs):
+        seen.append(inputs["objects"].detach().clone())
+        return forward(**inputs)
+
+    model.body.forward = recording
+    model.train()
+    for drop in (1.0, 0.0):
+        model.feature_drop = drop
+        model.losses(batch, generator=torch.Generator().manual_seed(0), mask_fraction=0.5)
+    dropped, kept = seen
+    b = 16
+    assert (dropped[:b] == 0).all() and (kept[:b] != 0).any()  # clean copy: whole objects
+    torch.testing.assert_close(dropped[b:], kept[b:])  # the noised copy is untouched
+    model.eval()
+    model.feature_drop = 1.0
+    model.losses(batch, generator=torch.Generator().manual_seed(0))
+    assert (seen[-1][:b] != 0).any()  # no augmentation outside training
