@@ -298,3 +298,31 @@ def test_group_by_topology_slices_each_topologys_events():
     assert set(groups) == {0, 3, 7}  # 4 has no events, 5 no head
     for tid, rows in groups.items():
         assert sorted(order[rows].tolist()) == torch.nonzero(topology == tid).flatten().tolist()
+
+
+def test_decoding_is_exclusive_in_order_of_probability():
+    """Guards against issue 13 §2: each resonance took its own argmax, so two resonances could
+    share a jet. The most probable resonance chooses first; the other takes its best set of
+    the objects left (as SPANet and EveNet decode)."""
+    head = AssignmentHead(32, topology("haa_4b"), dim=16)  # two resonances of two daughters
+    n = 4
+    mask = torch.ones(1, n, dtype=torch.bool)
+    low = torch.full((1, n, n), -20.0)
+    first, second = low.clone(), low.clone()
+    first[0, 0, 1] = first[0, 1, 0] = -0.1  # a1 is sure of (0, 1)
+    second[0, 0, 1] = second[0, 1, 0] = -0.5  # a2 prefers (0, 1) too ...
+    second[0, 2, 3] = second[0, 3, 2] = -1.0  # ... and (2, 3) next
+    out = {"mask": mask, "log_probs": [first, second], "detection": torch.zeros(1, 2)}
+    found = head.predict(out)
+    assert sorted(found["assignment"][0, 0].tolist()) == [0, 1]
+    assert sorted(found["assignment"][0, 1].tolist()) == [2, 3]
+    assert found["probability"][0, 1] < found["probability"][0, 0]
+    # the order follows the probabilities: swap them and a2 keeps (0, 1)
+    out["log_probs"] = [second, first]
+    found = head.predict(out)
+    assert sorted(found["assignment"][0, 1].tolist()) == [0, 1]
+    assert sorted(found["assignment"][0, 0].tolist()) == [2, 3]
+    # too few objects for both: the less probable resonance gets none
+    out["mask"] = torch.tensor([[True, True, True, False]])
+    found = head.predict(out)
+    assert found["assignment"][0, 0].tolist() == [-1, -1] and found["probability"][0, 0] == 0

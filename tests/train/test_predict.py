@@ -179,16 +179,20 @@ def test_assignments_point_at_real_objects_of_their_event(prediction, shards):
     assert assignment.shape == (n, 4, 3) and assignment.dtype == np.int16
     rows, slots = np.nonzero((assignment >= 0).reshape(n, -1))
     assert shards["x_mask"][rows, assignment.reshape(n, -1)[rows, slots]].all()
-    for row in assignment.reshape(-1, 3):  # daughters of one resonance are distinct objects
-        picked = row[row >= 0]
+    for event in assignment.reshape(n, -1):  # exclusive: no object serves twice in an event
+        picked = event[event >= 0]
         assert len(set(picked.tolist())) == len(picked)
     # Only ttbar_dilepton (id 1, two resonances of two daughters) has events here.
     own = shards["topology"] == 1
     assert own.any() and (~own).any()
-    assert (assignment[own, :2, :2] >= 0).all()  # every event has at least 2 objects
+    filled = (assignment[own, :2, :2] >= 0).all(-1).sum(-1)  # resonances given a pair
+    objects = shards["x_mask"][own].sum(-1)
+    np.testing.assert_array_equal(filled, np.minimum(2, objects // 2))
     assert (assignment[own, :, 2] == -1).all() and (assignment[own, 2:] == -1).all()
     assert ((detection[own, :2] >= 0) & (detection[own, :2] <= 1)).all()
-    assert (probability[own, :2] > 0).all() and (detection[own, 2:] == -1).all()
+    pair = (assignment[own, :2, :2] >= 0).all(-1)
+    np.testing.assert_array_equal(probability[own, :2] > 0, pair)
+    assert (detection[own, 2:] == -1).all()
     assert (assignment[~own] == -1).all() and (detection[~own] == -1).all()
     assert (probability[~own] == 0).all()
 

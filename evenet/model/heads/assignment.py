@@ -66,6 +66,17 @@ def valid_tuples(mask: torch.Tensor, d: int) -> torch.Tensor:
     return ok
 
 
+def _touching(used: torch.Tensor, d: int) -> torch.Tensor:
+    """(B, N^d) bool: tuples of d slots with at least one slot in ``used`` (B, N)."""
+    batch, n = used.shape
+    hit = torch.zeros((batch, *(n,) * d), dtype=torch.bool, device=used.device)
+    for axis in range(d):
+        shape = [batch] + [1] * d
+        shape[axis + 1] = n
+        hit = hit | used.view(shape)
+    return hit.flatten(1)
+
+
 def product_tensor(factors: list[torch.Tensor]) -> torch.Tensor:
     """sum_k prod_d factors[d][b, i_d, k] as (B, N, ..., N) via one einsum."""
     letters = string.ascii_lowercase[: len(factors)]
@@ -290,28 +301,41 @@ class AssignmentHead(nn.Module):
 
     @torch.no_grad()
     def predict(self, out: dict) -> dict[str, torch.Tensor]:
-        """Most probable tuple per resonance: `assignment` (B, R_t, D_t) slot indices (D_t: the
-        topology's most daughters of one resonance)
-        (-1 padding, and -1 where no valid tuple exists), `probability` (B, R_t) of that
-        daughter set (all its equivalent orderings), and `detection` (B, R_t) probabilities."""
+        """Exclusive decoding, as SPANet and EveNet decode: per event the resonances take
+        their most probable daughter set in order of that probability, each object used at
+        most once. `assignment` (B, R_t, D_t) slot indices (D_t: the topology's most daughters
+        of one resonance; -1 padding, and -1 where no valid set of unused objects remains),
+        `probability` (B, R_t) of the chosen daughter set (all its equivalent orderings), and
+        `detection` (B, R_t) probabilities."""
         mask = out["mask"]
         batch, n = mask.shape
-        rows, probs = [], []
+        resonances, width = len(self.daughters), max(self.daughters)
+        scores = []  # per resonance (B, N^d): log-probability, -inf for invalid tuples
         for logp, d, orderings in zip(
             out["log_probs"], self.daughters, self.log_orderings, strict=True
         ):
-            best_logp, flat = logp.flatten(1).max(-1)
-            best_logp = best_logp + orderings
-            tuples = unflatten_index(flat, n, d)
-            ok = valid_tuples(mask, d).flatten(1).gather(1, flat.unsqueeze(1)).squeeze(1)
-            tuples = torch.where(ok.unsqueeze(-1), tuples, torch.full_like(tuples, -1))
-            width = max(self.daughters)
-            padded = torch.full((batch, width), -1, dtype=torch.long, device=mask.device)
-            padded[:, :d] = tuples
-            rows.append(padded)
-            probs.append(torch.where(ok, best_logp.exp(), torch.zeros_like(best_logp)))
+            valid = valid_tuples(mask, d).flatten(1)
+            flat = logp.flatten(1).float() + orderings
+            scores.append(flat.masked_fill(~valid, float("-inf")))
+        best = torch.stack([score.max(-1).values for score in scores], dim=1)
+        order = best.argsort(dim=1, descending=True, stable=True)  # (B, R) per event
+        assignment = torch.full(
+            (batch, resonances, width), -1, dtype=torch.long, device=mask.device
+        )
+        probability = torch.zeros((batch, resonances), device=mask.device)
+        used = torch.zeros((batch, n + 1), dtype=torch.bool, device=mask.device)  # n: "none"
+        for k in range(resonances):  # every event's k-th resonance, without host syncs
+            for r, (score, d) in enumerate(zip(scores, self.daughters, strict=True)):
+                turn = order[:, k] == r
+                value, flat = score.masked_fill(_touching(used[:, :n], d), float("-inf")).max(-1)
+                tuples = unflatten_index(flat, n, d)
+                ok = torch.isfinite(value) & turn
+                tuples = torch.where(ok.unsqueeze(-1), tuples, torch.full_like(tuples, -1))
+                assignment[:, r, :d] = torch.where(turn.unsqueeze(-1), tuples, assignment[:, r, :d])
+                probability[:, r] = torch.where(ok, value.exp(), probability[:, r])
+                used.scatter_(1, torch.where(tuples >= 0, tuples, n), True)
         return {
-            "assignment": torch.stack(rows, dim=1),
-            "probability": torch.stack(probs, dim=1),
+            "assignment": assignment,
+            "probability": probability,
             "detection": out["detection"].sigmoid(),
         }
