@@ -25,6 +25,10 @@ from evenet.model.normalize import GLOBAL_INPUTS, Normalizer
 _KINEMATICS = [OBJECT_FEATURES.index(name) for name in ("pT", "eta", "phi", "E")]
 
 
+# Heads that read the noised copy's encoding (all others read the clean copy's).
+NOISED_COPY_TASKS = frozenset({"masked_generation", "global_generation"})
+
+
 class EveNet(nn.Module):
     def __init__(self, config: ModelConfig, stats: dict, topologies: list[dict]):
         super().__init__()
@@ -124,13 +128,16 @@ class EveNet(nn.Module):
         if missing:
             raise ModelConfigError(f"the model has no head for task(s) {missing}")
         clean = self.inputs(batch)
-        copies, noised = [self._drop_objects(clean)], {}
-        if "masked_generation" in tasks or "global_generation" in tasks:
+        # The clean copy is encoded only when a head reads it: stage 1 (masked generation
+        # alone) encodes the noised copy only, half the body cost.
+        wants_clean = bool(set(tasks) - NOISED_COPY_TASKS)
+        copies, noised = [self._drop_objects(clean)] if wants_clean else [], {}
+        if set(tasks) & NOISED_COPY_TASKS:
             noised = self._noised_copy(clean, tasks, mask_fraction, generator)
             copies.append(noised["inputs"])
         encoded = self.body(**_concat(copies))
-        b = clean["mask"].shape[0]
-        enc_clean = encoded.select(slice(0, b))
+        b = clean["mask"].shape[0] if wants_clean else 0  # events of the clean copy
+        enc_clean = encoded.select(slice(0, b)) if wants_clean else None
         enc_noised = encoded.select(slice(b, None)) if noised else None
         weight = batch.get("train_weight")  # per event; the noised copies are in the same order
         terms: dict[str, torch.Tensor] = {}

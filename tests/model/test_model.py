@@ -163,3 +163,21 @@ def test_feature_drop_hides_whole_objects_of_the_clean_copy_only():
     model.feature_drop = 1.0
     model.losses(batch, generator=torch.Generator().manual_seed(0))
     assert (seen[-1][:b] != 0).any()  # no augmentation outside training
+
+
+def test_stage_one_encodes_only_the_noised_copy():
+    """Guards against issue 13 §7: stage 1 (masked generation alone) also encoded a clean copy
+    that no stage-1 loss reads, twice the body cost."""
+    topologies = [t for t in TOPOLOGIES if t["name"] == "ttbar_dilepton"]
+    model = _model(("classification", "masked_generation"), topologies)
+    batch = synthetic_batch(8, topologies, 4, seed=5)
+    sizes = []
+    forward = model.body.forward
+    model.body.forward = lambda **inputs: (sizes.append(len(inputs["objects"])), forward(**inputs))[
+        1
+    ]
+    model.losses(batch, tasks=("masked_generation",), generator=torch.Generator().manual_seed(0))
+    model.losses(batch, tasks=("classification",))
+    terms = model.losses(batch, generator=torch.Generator().manual_seed(0))
+    assert sizes == [8, 8, 16]
+    assert set(terms) == {"classification", "masked_generation"}
