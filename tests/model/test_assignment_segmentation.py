@@ -326,3 +326,19 @@ def test_decoding_is_exclusive_in_order_of_probability():
     out["mask"] = torch.tensor([[True, True, True, False]])
     found = head.predict(out)
     assert found["assignment"][0, 0].tolist() == [-1, -1] and found["probability"][0, 0] == 0
+
+
+def test_a_resonance_with_broken_truth_is_not_a_detection_target():
+    """Guards against issue 13 §7: the detection target was `matched` (every daughter has a
+    slot), so a resonance whose daughters share a slot (broken truth, never reconstructable)
+    was taught as detected."""
+    topo = topology("ttbar_dilepton")  # no resonance symmetry: row r is head r
+    head = AssignmentHead(32, topo, dim=16)
+    batch = random_batch(topo, 1, seed=0)
+    batch["assignment"][0, :2, :2] = torch.tensor([[0, 1], [2, 2]])  # t2 repeats slot 2
+    out = head(random_encoded(batch, 32, seed=1))
+    losses = {}
+    for sign in (+1, -1):  # t2 called detected (+) or not (-); t1 always detected
+        out["detection"] = torch.tensor([[20.0, sign * 20.0]])
+        losses[sign] = float(head.loss(out, batch).detach())
+    assert losses[-1] < losses[+1] - 10  # not detecting t2 is what the target asks

@@ -269,10 +269,9 @@ class AssignmentHead(nn.Module):
         n = mask.shape[1]
         use = batch["topology"].long() == self.topology_id
         tuples, usable = self._targets(batch, mask)
-        assignment = batch["assignment"].long()
-        matched = torch.stack(
-            [(assignment[:, r, :d] >= 0).all(-1) for r, d in enumerate(self.daughters)], dim=-1
-        )
+        # Detection target: the resonance's daughters are all distinct real objects (a daughter
+        # on a padded or repeated slot, i.e. broken truth, cannot be found: not "detected").
+        reconstructable = torch.stack(usable, dim=-1)
         cache: dict[tuple[int, int], torch.Tensor] = {}
 
         def nll(head: int, row: int) -> torch.Tensor:
@@ -288,7 +287,7 @@ class AssignmentHead(nn.Module):
         )
         best = per_perm.detach().argmin(-1)
         assign = per_perm.gather(1, best.unsqueeze(1)).squeeze(1)
-        detect_target = matched.gather(1, self.perm_table[best]).to(out["detection"].dtype)
+        detect_target = reconstructable.gather(1, self.perm_table[best]).to(out["detection"].dtype)
         bce = F.binary_cross_entropy_with_logits(
             out["detection"], detect_target, reduction="none"
         ).sum(-1)
