@@ -30,7 +30,6 @@ class BodyConfig:
 @dataclass(frozen=True)
 class HeadsConfig:
     classification_layers: int = 2  # hidden layers of the classification MLP
-    regression_targets: tuple[str, ...] = ()  # batch columns regressed (scalars per event)
     assignment_dim: int = 64  # rank of the symmetric tensor attention
     assignment_layers: int = 1  # per-topology transformer layers before the tensor attention
     segmentation_layers: int = 1  # query decoder layers
@@ -43,7 +42,6 @@ class HeadsConfig:
 # Every head the model has (the config schema's $defs.task lists the same names).
 TASKS = (
     "classification",
-    "regression",
     "assignment",
     "segmentation",
     "neutrino_generation",

@@ -16,7 +16,7 @@ from evenet.model.body import CLEAN_LOGSNR, EveNetBody
 from evenet.model.config import COMPILE_MODES, ModelConfig, ModelConfigError
 from evenet.model.encoded import Encoded
 from evenet.model.heads.assignment import AssignmentHead, group_by_topology
-from evenet.model.heads.classification import ClassificationHead, RegressionHead
+from evenet.model.heads.classification import ClassificationHead
 from evenet.model.heads.generation import GlobalGenerationHead, MaskedPointHead, NeutrinoHead
 from evenet.model.heads.segmentation import SegmentationHead
 from evenet.model.normalize import GLOBAL_INPUTS, Normalizer
@@ -44,10 +44,6 @@ class EveNet(nn.Module):
             heads["classification"] = ClassificationHead(
                 h, config.num_classes, hc.classification_layers
             )
-        if "regression" in tasks:
-            if not hc.regression_targets:
-                raise ModelConfigError("the regression task needs heads.regression_targets")
-            heads["regression"] = RegressionHead(h, hc.regression_targets)
         if "assignment" in tasks:
             heads["assignment"] = nn.ModuleDict(
                 {
@@ -145,9 +141,6 @@ class EveNet(nn.Module):
             head = self.heads[task]
             if task == "classification":
                 terms[task] = head.loss(head(enc_clean), batch["label"], weight)
-            elif task == "regression":
-                values = torch.stack([batch[k].float() for k in head.targets], dim=-1)
-                terms[task] = head.loss(head(enc_clean), values, weight)
             elif task == "assignment":
                 terms[task] = self._assignment_loss(head, enc_clean, batch, weight)
             elif task == "segmentation":

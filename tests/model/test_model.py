@@ -17,10 +17,9 @@ from evenet.model.summary import build_for_summary
 from evenet.model.synthetic import synthetic_batch
 
 TOPOLOGIES = load_topologies().summary()
-WITHOUT_REGRESSION = tuple(t for t in TASKS if t != "regression")
 
 
-def _model(tasks=WITHOUT_REGRESSION, topologies=TOPOLOGIES, num_classes=4, **heads) -> EveNet:
+def _model(tasks=TASKS, topologies=TOPOLOGIES, num_classes=4, **heads) -> EveNet:
     torch.manual_seed(0)
     config = preset("tiny", num_classes=num_classes, tasks=tuple(tasks))
     if heads:
@@ -30,7 +29,7 @@ def _model(tasks=WITHOUT_REGRESSION, topologies=TOPOLOGIES, num_classes=4, **hea
 
 def test_every_head_gives_a_finite_loss_and_gradients():
     """Guards against a head that never trains (EveNet's regression head ran under no_grad)."""
-    model = _model(TASKS, regression_targets=("weight",), global_condition=("M_leptons",))
+    model = _model(TASKS, global_condition=("M_leptons",))
     batch = synthetic_batch(32, TOPOLOGIES, 4, seed=1)
     terms = model.losses(batch)
     assert set(terms) == set(TASKS)
@@ -181,3 +180,10 @@ def test_stage_one_encodes_only_the_noised_copy():
     terms = model.losses(batch, generator=torch.Generator().manual_seed(0))
     assert sizes == [8, 8, 16]
     assert set(terms) == {"classification", "masked_generation"}
+
+
+def test_the_regression_head_is_gone():
+    """Issue 13 §6: a head no config could enable and no analysis needs is not kept."""
+    assert "regression" not in TASKS
+    with pytest.raises(ModelConfigError, match="unknown task"):
+        preset("tiny", tasks=("classification", "regression"))

@@ -35,7 +35,7 @@ def test_unknown_keys_and_untrained_loss_weights_are_refused():
     with pytest.raises(ModelConfigError, match="unknown training key"):
         TrainOptions.from_dict({"learning_rate": 1e-3})
     with pytest.raises(ModelConfigError, match="not trained"):
-        TrainOptions.from_dict({"loss_weights": {"regression": 2.0}})
+        TrainOptions.from_dict({"loss_weights": {"global_generation": 2.0}})
 
 
 def test_compile_options_are_checked():

@@ -1,4 +1,4 @@
-"""Event classification (process / signal vs background) and scalar regression heads."""
+"""Event classification head (process, or signal vs background)."""
 
 from __future__ import annotations
 
@@ -51,23 +51,4 @@ class ClassificationHead(nn.Module):
             weight = weight * known
         else:
             weight = known.to(per_event.dtype)
-        return weighted_mean(per_event, weight)
-
-
-class RegressionHead(nn.Module):
-    """One scalar per named target (standardised by the caller); MSE loss."""
-
-    def __init__(self, hidden: int, targets: tuple[str, ...], layers: int = 2):
-        super().__init__()
-        self.targets = tuple(targets)
-        self.net = _mlp(2 * hidden, hidden, layers, len(self.targets))
-
-    def forward(self, enc: Encoded) -> dict[str, torch.Tensor]:
-        return {"values": self.net(enc.pooled())}
-
-    def loss(self, out: dict, values: torch.Tensor, weight: torch.Tensor | None = None):
-        """values (B, n_targets); NaN marks a missing target and is ignored."""
-        known = torch.isfinite(values)
-        error = (out["values"] - torch.nan_to_num(values)).square() * known
-        per_event = error.sum(-1) / known.sum(-1).clamp(min=1)
         return weighted_mean(per_event, weight)
