@@ -20,7 +20,12 @@ from typing import Any
 from evenet import SCHEMA_VERSION
 from evenet.config import ConfigError, conversion_config, merge, shard_events
 
-PREDICT_DEFAULTS = {"splits": ["test"], "neutrino_samples": 0, "diffusion_steps": 20}
+PREDICT_DEFAULTS = {
+    "splits": ["test"],
+    "neutrino_samples": 0,
+    "diffusion_steps": 20,
+    "hypotheses": [],
+}
 
 
 def to_param(options: Mapping[str, Any]) -> str:

@@ -53,7 +53,12 @@ def test_defaults_are_filled_in_runs(tmp_path):
     config = _load(tmp_path, "analyses: {haa: {runs: {small: {dataset: haa}}}}\n")
     small = config["analyses"]["haa"]["runs"]["small"]
     assert small["modes"] == ["pretrained"] and small["sizes"] == ["all"]
-    assert small["predict"] == {"splits": ["test"], "neutrino_samples": 0, "diffusion_steps": 20}
+    assert small["predict"] == {
+        "splits": ["test"],
+        "neutrino_samples": 0,
+        "diffusion_steps": 20,
+        "hypotheses": [],
+    }
     assert config["analyses"]["haa"]["enabled"] is True
 
 

@@ -95,6 +95,12 @@ def register(commands) -> None:
         "--neutrino-samples", type=int, help="neutrino solutions per event (default 0)"
     )
     predict.add_argument("--diffusion-steps", type=int, help="DDIM steps per sample (default 20)")
+    predict.add_argument(
+        "--hypotheses",
+        nargs="+",
+        metavar="TOPOLOGY",
+        help="topologies whose assignment is predicted for every event (default: none)",
+    )
     predict.add_argument("--seed", type=int, default=0, help="seed of the diffusion sampling")
     predict.set_defaults(handler=run_predict)
 
@@ -199,7 +205,7 @@ def run_predict(args) -> int:
     settings = dict(job_options.PREDICT_DEFAULTS)
     if args.options:
         settings.update(job_options.parse(args.options))
-    for key in ("splits", "neutrino_samples", "diffusion_steps"):
+    for key in ("splits", "neutrino_samples", "diffusion_steps", "hypotheses"):
         if getattr(args, key) is not None:
             settings[key] = getattr(args, key)
     changed = job_options.differences(settings, job_options.PREDICT_DEFAULTS)
@@ -214,6 +220,7 @@ def run_predict(args) -> int:
         splits=settings["splits"],
         neutrino_samples=settings["neutrino_samples"],
         diffusion_steps=settings["diffusion_steps"],
+        hypotheses=settings["hypotheses"],
         seed=args.seed,
         log=arguments.log_line,
     )

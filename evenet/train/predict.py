@@ -12,17 +12,16 @@ the file back to any dataset column on (sample, run, event). Columns, by the hea
   weight              float32
   scores              fixed-size list<float32>[C]: softmax over the C classes (classification)
   predicted_class     int16: argmax of ``scores``
-  assignment          fixed_shape_tensor<int16>[R, D] (the dataset's caps, config/topologies.yaml:
-                      4 x 3): row r = resonance r of the
-                      event's own topology (the order of its ``resonances``), column d = the
-                      object slot of daughter d (index into the event's 18 ``x`` slots). Stored
-                      row-major, i.e. flat index 3·r + d. -1: padding (resonance rows beyond the
-                      topology's, daughters beyond a resonance's), no valid tuple, or an event
-                      whose topology has no assignment head (topology -1 / 0, no truth column).
-  assignment_probability  fixed-size list<float32>[4]: probability of row r's daughter set;
-                      0 for padding rows and events without a head.
-  detection           fixed-size list<float32>[4]: probability that resonance r was fully
-                      reconstructed; -1 for padding rows and events without a head.
+  assignment.<T>      fixed_shape_tensor<int16>[R_T, D_T], one per hypothesis topology T
+                      (``hypotheses``), for EVERY event (signal, background and data alike):
+                      row r = resonance r of T (the order of its ``resonances``), column d =
+                      the object slot of daughter d (index into the event's 18 ``x`` slots),
+                      from the exclusive decode; -1: padding (daughters beyond a resonance's)
+                      or no valid set of unused objects left. No truth enters prediction.
+  assignment_probability.<T>  fixed-size list<float32>[R_T]: probability of row r's set
+                      (0 where none was chosen).
+  detection.<T>       fixed-size list<float32>[R_T]: probability that resonance r was fully
+                      reconstructed.
   segmentation        fixed-size list<int8>[18]: resonance row per object slot, -1 for none
   neutrinos           fixed_shape_tensor<float32>[S, 2, 3]: S DDIM samples of the two neutrino
                       slots in raw (pT, eta, phi) (only with ``neutrino_samples`` > 0)
@@ -48,7 +47,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
-from torch import nn
 
 from evenet import __version__
 from evenet.data.loader import make_loader
@@ -60,12 +58,10 @@ from evenet.io.predictions import (
     dataset_table,
     manifest_checksum,
 )
-from evenet.io.schema import N_OBJECTS, SPLITS, TARGET_COLUMNS
+from evenet.io.schema import N_OBJECTS, SPLITS
 from evenet.io.temporaries import remove_stale
 from evenet.io.temporaries import temporary as temporary_name
 from evenet.model.checkpoint import from_checkpoint
-from evenet.model.encoded import Encoded
-from evenet.model.heads.assignment import group_by_topology
 from evenet.model.model import EveNet
 
 _ID_COLUMNS = ("run", "event", "process", "weight")
@@ -83,6 +79,7 @@ def predict(
     diffusion_steps: int = 20,
     seed: int = 0,
     num_workers: int = 0,
+    hypotheses: Sequence[str] = (),
     log: Callable[[str], None] = print,
 ) -> dict:
     """Write the per-event predictions of ``checkpoint`` on ``splits`` of ``dataset`` to the
@@ -99,9 +96,7 @@ def predict(
     model, payload = from_checkpoint(checkpoint, manifest=manifest)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model.to(device).eval()
-    topology = "assignment" in model.heads and _has_column(manifest, "topology")
-    if "assignment" in model.heads and not topology:
-        log(f"[predict] {dataset} has no topology column: every assignment is -1")
+    hypotheses = _check_hypotheses(model, list(dict.fromkeys(hypotheses)))
     samples = neutrino_samples if "neutrino_generation" in model.heads else 0
     metadata = {
         "checkpoint": str(checkpoint),
@@ -118,14 +113,14 @@ def predict(
         "seed": seed,
         "batch_size": batch_size,
         "num_workers": num_workers,
+        "hypotheses": hypotheses,
     }
-    caps = (int(manifest["shapes"]["R"]), int(manifest["shapes"]["D"]))
-    heads_schema = output_schema(model, samples, metadata, caps)
+    heads_schema = output_schema(model, samples, metadata, hypotheses)
     sampling = {
         "samples": samples,
         "steps": diffusion_steps,
         "generator": torch.Generator().manual_seed(seed),
-        "caps": caps,
+        "hypotheses": hypotheses,
     }
     batches = 0
     with torch.no_grad(), _atomic_file(output) as temporary:
@@ -138,7 +133,7 @@ def predict(
                     dataset,
                     num_workers=num_workers,
                     split=split,
-                    columns=[*_ID_COLUMNS, *_INPUT_COLUMNS, *(["topology"] if topology else [])],
+                    columns=[*_ID_COLUMNS, *_INPUT_COLUMNS],
                     batch_size=batch_size,
                     shuffle=False,
                     drop_last=False,
@@ -227,6 +222,17 @@ def _check_settings(
         )
 
 
+def _check_hypotheses(model: EveNet, hypotheses: list[str]) -> list[str]:
+    """The hypothesis topologies, each one the model has an assignment head for."""
+    known = list(model.heads["assignment"].keys()) if "assignment" in model.heads else []
+    unknown = [name for name in hypotheses if name not in known]
+    if unknown:
+        raise PredictionError(
+            f"hypotheses {unknown}: the model has assignment heads for {known or 'no topology'}"
+        )
+    return hypotheses
+
+
 def _split_events(manifest: dict, split: str) -> int:
     """Events of ``split`` over all processes, from the manifest's row-group counts."""
     index = SPLITS[split]
@@ -235,20 +241,11 @@ def _split_events(manifest: dict, split: str) -> int:
     )
 
 
-def _has_column(manifest: dict, name: str) -> bool:
-    """The column exists in every shard (a dataset mixing truth and data lists no targets)."""
-    if name not in {c["name"] for c in manifest.get("columns", [])}:
-        return False
-    if name in TARGET_COLUMNS and "target_columns" in manifest:
-        return name in manifest["target_columns"]
-    return True
-
-
 # ---- output layout ---------------------------------------------------------------------------
 
 
 def output_schema(
-    model: EveNet, neutrino_samples: int, metadata: dict, caps: tuple[int, int]
+    model: EveNet, neutrino_samples: int, metadata: dict, hypotheses: Sequence[str] = ()
 ) -> pa.Schema:
     """The output columns of ``model`` (see the module doc) with the provenance metadata."""
     f32 = pa.float32()
@@ -264,19 +261,13 @@ def output_schema(
             pa.field("scores", tensor_type(f32, model.config.num_classes)),
             pa.field("predicted_class", pa.int16()),
         ]
-    if "assignment" in heads:
-        rows, width = caps
-        wide = [
-            h.name
-            for h in heads["assignment"].values()
-            if len(h.daughters) > rows or max(h.daughters) > width
-        ]
-        if wide:
-            raise PredictionError(f"topologies {wide} exceed the dataset's caps R, D = {caps}")
+    for name in hypotheses:
+        head = heads["assignment"][name]
+        rows, width = len(head.daughters), max(head.daughters)
         fields += [
-            pa.field("assignment", tensor_type(pa.int16(), rows, width)),
-            pa.field("assignment_probability", tensor_type(f32, rows)),
-            pa.field("detection", tensor_type(f32, rows)),
+            pa.field(f"assignment.{name}", tensor_type(pa.int16(), rows, width)),
+            pa.field(f"assignment_probability.{name}", tensor_type(f32, rows)),
+            pa.field(f"detection.{name}", tensor_type(f32, rows)),
         ]
     if "segmentation" in heads:
         fields.append(pa.field("segmentation", tensor_type(pa.int8(), N_OBJECTS)))
@@ -346,10 +337,12 @@ def _predict_batch(model: EveNet, batch: dict, sampling: dict) -> dict[str, np.n
         scores = heads["classification"](enc)["logits"].float().softmax(-1)
         values["scores"] = _numpy(scores)
         values["predicted_class"] = _numpy(scores.argmax(-1))
-    if "assignment" in heads:
-        values.update(
-            _assignments(heads["assignment"], enc, batch.get("topology"), sampling["caps"])
-        )
+    for name in sampling["hypotheses"]:  # every event, under each hypothesis
+        head = heads["assignment"][name]
+        found = head.predict(head(enc))
+        values[f"assignment.{name}"] = _numpy(found["assignment"])
+        values[f"assignment_probability.{name}"] = _numpy(found["probability"].float())
+        values[f"detection.{name}"] = _numpy(found["detection"].float())
     if "segmentation" in heads:
         head = heads["segmentation"]
         values["segmentation"] = _numpy(head.predict(head(enc))["segmentation"])
@@ -362,34 +355,6 @@ def _predict_batch(model: EveNet, batch: dict, sampling: dict) -> dict[str, np.n
         )
         values["neutrinos"] = _numpy(model.normalizer.neutrinos_inverse(normalised.float()))
     return values
-
-
-def _assignments(
-    heads: nn.ModuleDict, enc: Encoded, topology: torch.Tensor | None, caps: tuple[int, int]
-) -> dict[str, np.ndarray]:
-    """Each event's prediction by the head of its own topology, padded to the caps (R, D)."""
-    batch = enc.event.shape[0]
-    device = enc.event.device
-    rows_cap, width_cap = caps
-    assignment = torch.full((batch, rows_cap, width_cap), -1, dtype=torch.long, device=device)
-    probability = torch.zeros((batch, rows_cap), device=device)
-    detection = torch.full((batch, rows_cap), -1.0, device=device)
-    if topology is not None:
-        order, groups = group_by_topology(topology, [h.topology_id for h in heads.values()])
-        for head in heads.values():
-            if head.topology_id not in groups:
-                continue
-            rows = order[groups[head.topology_id]]
-            found = head.predict(head(enc.select(rows)))
-            resonances, width = found["assignment"].shape[1:]
-            assignment[rows, :resonances, :width] = found["assignment"]
-            probability[rows, :resonances] = found["probability"].float()
-            detection[rows, :resonances] = found["detection"].float()
-    return {
-        "assignment": _numpy(assignment),
-        "assignment_probability": _numpy(probability),
-        "detection": _numpy(detection),
-    }
 
 
 def _numpy(tensor: torch.Tensor) -> np.ndarray:

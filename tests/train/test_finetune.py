@@ -137,7 +137,8 @@ def test_workflow_job_on_selected_events(pretrained, tmp_path, capsys):
     override = tmp_path / "run.yaml"
     override.write_text(
         "training: {finetune: {batch_size: 16, num_workers: 0, warmup_steps: 1, eval_every: 0}}\n"
-        "analyses: {haa: {runs: {main: {training: {steps: 2}, predict: {splits: [val, test]},"
+        "analyses: {haa: {runs: {main: {training: {steps: 2},"
+        " predict: {splits: [val, test], hypotheses: []},"
         " events: {name: picked, stratify: {class0: 0.25}, val_fraction: 0.2}}}}}\n"
     )
     config = load_config([default_config_path(), override])

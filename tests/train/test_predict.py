@@ -86,6 +86,7 @@ def prediction(checkpoint, dataset, shards, tmp_path_factory) -> Path:
         batch_size=BATCH,
         neutrino_samples=2,
         diffusion_steps=2,
+        hypotheses=["ttbar_dilepton", "haa_4b"],
         **QUIET,
     )
     return output
@@ -143,7 +144,7 @@ def test_loader_workers_keep_the_file_order(prediction, checkpoint, dataset, tmp
     """Guards against rows interleaved by worker (the loader hands out batch j from j % K)."""
     output = tmp_path / "workers.parquet"
     predict(checkpoint, dataset, output, batch_size=BATCH, num_workers=2, **QUIET)
-    for name in ("event", "scores", "assignment", "segmentation"):
+    for name in ("event", "scores", "segmentation"):
         np.testing.assert_array_equal(_column(output, name), _column(prediction, name), name)
     assert [p.name for p in tmp_path.iterdir()] == [output.name]  # part files removed
 
@@ -170,31 +171,34 @@ def test_metadata_records_provenance(prediction, checkpoint, dataset):
     assert metadata["neutrino_samples"] == 2
 
 
-def test_assignments_point_at_real_objects_of_their_event(prediction, shards):
-    """Guards against indices on padded slots, repeated slots, or another topology's head."""
-    assignment = _column(prediction, "assignment")
-    probability = _column(prediction, "assignment_probability")
-    detection = _column(prediction, "detection")
+def test_every_event_gets_every_hypothesis_without_truth(prediction, shards):
+    """Guards against issue 13 §9: the assignment came from the head of the event's TRUTH
+    topology (a truth leak, and -1 for background and data). Now every event gets each
+    hypothesis, exclusively decoded, on real objects only."""
+    table = pq.read_table(prediction)
+    assert "assignment" not in table.column_names and "topology" not in table.column_names
     n = len(shards["event"])
-    assert assignment.shape == (n, 4, 3) and assignment.dtype == np.int16
-    rows, slots = np.nonzero((assignment >= 0).reshape(n, -1))
-    assert shards["x_mask"][rows, assignment.reshape(n, -1)[rows, slots]].all()
-    for event in assignment.reshape(n, -1):  # exclusive: no object serves twice in an event
-        picked = event[event >= 0]
-        assert len(set(picked.tolist())) == len(picked)
-    # Only ttbar_dilepton (id 1, two resonances of two daughters) has events here.
-    own = shards["topology"] == 1
-    assert own.any() and (~own).any()
-    filled = (assignment[own, :2, :2] >= 0).all(-1).sum(-1)  # resonances given a pair
-    objects = shards["x_mask"][own].sum(-1)
-    np.testing.assert_array_equal(filled, np.minimum(2, objects // 2))
-    assert (assignment[own, :, 2] == -1).all() and (assignment[own, 2:] == -1).all()
-    assert ((detection[own, :2] >= 0) & (detection[own, :2] <= 1)).all()
-    pair = (assignment[own, :2, :2] >= 0).all(-1)
-    np.testing.assert_array_equal(probability[own, :2] > 0, pair)
-    assert (detection[own, 2:] == -1).all()
-    assert (assignment[~own] == -1).all() and (detection[~own] == -1).all()
-    assert (probability[~own] == 0).all()
+    for name, width in (("ttbar_dilepton", 2), ("haa_4b", 2)):
+        assignment = _column(prediction, f"assignment.{name}")
+        probability = _column(prediction, f"assignment_probability.{name}")
+        detection = _column(prediction, f"detection.{name}")
+        assert assignment.shape == (n, 2, width) and assignment.dtype == np.int16
+        rows, slots = np.nonzero((assignment >= 0).reshape(n, -1))
+        assert shards["x_mask"][rows, assignment.reshape(n, -1)[rows, slots]].all()
+        for event in assignment.reshape(n, -1):  # exclusive: no object serves twice
+            picked = event[event >= 0]
+            assert len(set(picked.tolist())) == len(picked)
+        pair = (assignment >= 0).all(-1)
+        np.testing.assert_array_equal(pair.sum(-1), np.minimum(2, shards["x_mask"].sum(-1) // 2))
+        np.testing.assert_array_equal(probability > 0, pair)
+        assert ((detection >= 0) & (detection <= 1)).all()
+        # background events (other topologies) get the hypothesis too
+        assert pair[shards["topology"] != 1].any()
+
+
+def test_an_unknown_hypothesis_is_refused(checkpoint, dataset, tmp_path):
+    with pytest.raises(PredictionError, match=r"hypotheses \['zz_4l'\]"):
+        predict(checkpoint, dataset, tmp_path / "p.parquet", hypotheses=["zz_4l"], **QUIET)
 
 
 def test_segmentation_marks_only_real_objects(prediction, shards):
