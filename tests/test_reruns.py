@@ -11,6 +11,7 @@ override rescheduled all 22 jobs) and against options that miss a value a job us
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -26,16 +27,14 @@ from snakemake.settings.types import (
 REPO = Path(__file__).resolve().parent.parent
 
 
-def _run(tmp: Path, extra: list[Path], executor: str) -> list[Path]:
-    """Outputs of the jobs Snakemake schedules (dryrun) or touches (touch: every job, so that
-    every job's params are recorded)."""
-    updated: list[str] = []
+@contextmanager
+def _workflow(tmp: Path, extra: list[Path], dryrun: bool = True):
+    """The ci workflow through the API, writing into ``tmp`` (the API changes the working
+    directory; it is restored afterwards)."""
     cwd = os.getcwd()
     try:
-        with SnakemakeApi(
-            OutputSettings(quiet={Quietness.ALL}, dryrun=executor == "dryrun")
-        ) as api:
-            workflow = api.workflow(
+        with SnakemakeApi(OutputSettings(quiet={Quietness.ALL}, dryrun=dryrun)) as api:
+            yield api.workflow(
                 resource_settings=ResourceSettings(cores=1),
                 config_settings=ConfigSettings(
                     configfiles=[REPO / "config" / "ci.yaml", tmp / "out.yaml", *extra]
@@ -43,11 +42,18 @@ def _run(tmp: Path, extra: list[Path], executor: str) -> list[Path]:
                 snakefile=REPO / "Snakefile",
                 workdir=tmp / "work",
             )
-            workflow.dag(DAGSettings(forceall=executor == "touch")).execute_workflow(
-                executor="local", pseudo_executor=executor, updated_files=updated
-            )
     finally:
         os.chdir(cwd)
+
+
+def _run(tmp: Path, extra: list[Path], executor: str) -> list[Path]:
+    """Outputs of the jobs Snakemake schedules (dryrun) or touches (touch: every job, so that
+    every job's params are recorded)."""
+    updated: list[str] = []
+    with _workflow(tmp, extra, dryrun=executor == "dryrun") as workflow:
+        workflow.dag(DAGSettings(forceall=executor == "touch")).execute_workflow(
+            executor="local", pseudo_executor=executor, updated_files=updated
+        )
     return [Path(f) if os.path.isabs(f) else tmp / "work" / f for f in updated]
 
 
@@ -146,20 +152,8 @@ def test_disabled_analysis_schedules_no_analysis_job(tmp_path):
 
 
 def _rule_names(tmp: Path, extra: list[Path]) -> set[str]:
-    cwd = os.getcwd()
-    try:
-        with SnakemakeApi(OutputSettings(quiet={Quietness.ALL})) as api:
-            workflow = api.workflow(
-                resource_settings=ResourceSettings(cores=1),
-                config_settings=ConfigSettings(
-                    configfiles=[REPO / "config" / "ci.yaml", tmp / "out.yaml", *extra]
-                ),
-                snakefile=REPO / "Snakefile",
-                workdir=tmp / "work",
-            )
-            return {rule.name for rule in workflow._workflow.rules}
-    finally:
-        os.chdir(cwd)
+    with _workflow(tmp, extra) as workflow:
+        return {rule.name for rule in workflow._workflow.rules}
 
 
 def test_one_rules_include_per_enabled_analysis(tmp_path):
