@@ -211,7 +211,9 @@ def export(paths: RunPaths, model, weights, options, manifest, stats, step, seco
     save_checkpoint(paths.model, payload(model, stats, manifest, weights=weights))
     if paths.metrics.exists():
         validation = paths.validation if paths.validation.exists() else None
-        title = f"{options.preset} preset: {'/'.join(paths.root.parts[-4:])}"
+        parts = paths.root.parts  # the run below training/, e.g. finetune/haa/main/scratch/...
+        below = parts[parts.index("training") + 1 :] if "training" in parts else parts[-3:]
+        title = f"{options.preset} preset: {'/'.join(below)}"
         plot_losses(paths.metrics, paths.loss_plot, title=title, validation=validation)
     summary = {
         "steps": step,
