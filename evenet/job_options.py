@@ -23,7 +23,7 @@ from evenet.config import ConfigError, conversion_config, merge, shard_events
 PREDICT_DEFAULTS = {
     "splits": ["test"],
     "neutrino_samples": 0,
-    "diffusion_steps": 20,
+    "diffusion_steps": 25,  # DPM-Solver++(2M) steps (evenet/model/diffusion.py)
     "hypotheses": [],
 }
 

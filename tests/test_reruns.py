@@ -112,6 +112,7 @@ def test_run_training_override_reruns_that_run_only(workflow):
         "finetune haa/main/scratch/size_all/seed1",
         "predict haa/main/pretrained/size_all/seed1",
         "predict haa/main/scratch/size_all/seed1",
+        "analyses pretraining",
     }
 
 
@@ -119,6 +120,7 @@ def test_prediction_setting_reruns_predictions_only(workflow):
     assert workflow("analyses: {haa: {runs: {main: {predict: {splits: [val, test]}}}}}\n") == {
         "predict haa/main/pretrained/size_all/seed1",
         "predict haa/main/scratch/size_all/seed1",
+        "analyses pretraining",
     }
 
 
@@ -127,6 +129,7 @@ def test_pretraining_key_reruns_pretraining_and_pretrained_finetunes(workflow):
         "pretrain",
         "finetune haa/main/pretrained/size_all/seed1",
         "predict haa/main/pretrained/size_all/seed1",
+        "analyses pretraining",
     }
 
 
@@ -146,8 +149,8 @@ def test_disabled_analysis_schedules_no_analysis_job(tmp_path):
     (tmp_path / "off.yaml").write_text("analyses: {haa: {enabled: false}}\n")
     enabled = _jobs(_run(tmp_path, [], "dryrun"), tmp_path / "out")
     disabled = _jobs(_run(tmp_path, [tmp_path / "off.yaml"], "dryrun"), tmp_path / "out")
-    analysis_jobs = {j for j in enabled if j.startswith(("finetune", "predict"))}
-    assert len(analysis_jobs) == 4
+    analysis_jobs = {j for j in enabled if j.startswith(("finetune", "predict", "analyses"))}
+    assert len(analysis_jobs) == 5  # 2 finetune, 2 predict, the pretraining comparison
     assert disabled == enabled - analysis_jobs
 
 
@@ -164,6 +167,6 @@ def test_one_rules_include_per_enabled_analysis(tmp_path):
     (tmp_path / "off.yaml").write_text("analyses: {haa: {enabled: false}}\n")
     enabled = _rule_names(tmp_path, [])
     disabled = _rule_names(tmp_path, [tmp_path / "off.yaml"])
-    assert {r for r in enabled if r.startswith("haa_")} == {"haa_all"}
-    assert enabled - disabled == {"haa_all"}
+    assert {r for r in enabled if r.startswith("haa_")} == {"haa_all", "haa_pretraining"}
+    assert enabled - disabled == {"haa_all", "haa_pretraining"}
     assert {"generate", "convert", "pretrain", "finetune", "predict", "all"} <= disabled

@@ -126,6 +126,7 @@ def test_dry_run_all(profile, dry_runs):
         "pretrain": 1,
         "finetune": len(runs),
         "predict": len(runs),
+        "haa_pretraining": len(config["analyses"]["haa"]["runs"]),
         "all": 1,
     }
     commands = shell_commands(output)

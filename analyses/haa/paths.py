@@ -20,3 +20,31 @@ def results_dir(config: Mapping[str, Any]) -> Path:
 def predictions(config: Mapping[str, Any]) -> list[Path]:
     """The predictions of every configured fine-tuning of this analysis (its runs)."""
     return paths.analysis_predictions(config, NAME)
+
+
+def run_predictions(config: Mapping[str, Any], run: str) -> list[dict[str, str]]:
+    """(mode, size, seed, path) of every fine-tuning of one run."""
+    return [
+        {
+            "mode": r["mode"],
+            "size": r["size"],
+            "seed": r["seed"],
+            "path": str(paths.prediction(config, **r)),
+        }
+        for r in paths.finetune_runs(config, NAME)
+        if r["run"] == run
+    ]
+
+
+def comparison(config: Mapping[str, Any], run: str = "{run}") -> dict[str, str]:
+    """Pretrained vs scratch table of one run (``{run}`` left as a wildcard by default)."""
+    folder = results_dir(config) / "pretraining"
+    return {"json": str(folder / f"{run}.json"), "markdown": str(folder / f"{run}.md")}
+
+
+def comparisons(config: Mapping[str, Any]) -> list[str]:
+    return [
+        path
+        for run in config["analyses"][NAME]["runs"]
+        for path in comparison(config, run).values()
+    ]

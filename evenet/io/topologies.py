@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,7 @@ _TOPOLOGY_KEYS = {
     "processes",
     "particles",
     "resonances",
+    "types",
     "symmetries",
     "neutrinos",
     "partons",
@@ -25,6 +27,9 @@ _SELECTOR_KEYS = (
     {"ancestor_of", "up"},
     {"child_of", "ids", "occurrence"},
 )
+
+
+_TYPE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_+-]*")
 
 
 class TopologyError(EvenetError, ValueError):
@@ -38,6 +43,7 @@ class Topology:
     processes: tuple[str, ...]
     particles: dict  # name -> selector mapping (see the file's header)
     resonances: dict  # name -> list of daughter names, in assignment-row order
+    types: dict  # resonance name -> its type (segmentation class), in row order
     symmetries: dict
     neutrinos: tuple[str, ...]
     partons: tuple[str, ...]
@@ -60,6 +66,7 @@ class Topologies:
                 "id": t.id,
                 "name": t.name,
                 "resonances": t.resonances,
+                "types": t.types,
                 "symmetries": t.symmetries,
                 "neutrinos": list(t.neutrinos),
                 "partons": list(t.partons),
@@ -67,6 +74,18 @@ class Topologies:
             }
             for t in self.topologies
         ]
+
+
+def resonance_types(topologies: list[dict]) -> list[str]:
+    """The segmentation classes of a list of topology records (manifest or checkpoint): the
+    sorted distinct resonance types, so the same topologies always give the same classes."""
+    missing = [t["name"] for t in topologies if t.get("resonances") and "types" not in t]
+    if missing:
+        raise TopologyError(
+            f"topologies {missing} have no resonance types: they come from a dataset or "
+            "checkpoint older than schema version 3; reconvert and retrain"
+        )
+    return sorted({kind for t in topologies for kind in (t.get("types") or {}).values()})
 
 
 def load_topologies(path: str | Path = DEFAULT_TOPOLOGIES) -> Topologies:
@@ -109,6 +128,14 @@ def load_topologies(path: str | Path = DEFAULT_TOPOLOGIES) -> Topologies:
         missing = sorted({x for x in named if x not in particles})
         if missing:
             raise TopologyError(f"{where} uses undefined particle(s) {missing}")
+        types = entry.get("types") or {}
+        if set(types) != set(resonances) or not all(
+            isinstance(v, str) and _TYPE_NAME.fullmatch(v) for v in types.values()
+        ):
+            raise TopologyError(
+                f"{where} needs `types` naming the type (t, W, Z, H, a, ...) of each of its "
+                f"resonances {list(resonances)}, got {types}"
+            )
         if len(resonances) > r or any(len(ds) > d for ds in resonances.values()):
             raise TopologyError(f"{where} exceeds the caps R={r}, D={d}")
         if len(entry.get("partons") or []) > p or len(entry.get("neutrinos") or []) > 2:
@@ -120,6 +147,7 @@ def load_topologies(path: str | Path = DEFAULT_TOPOLOGIES) -> Topologies:
                 processes=tuple(entry.get("processes") or ()),
                 particles=particles,
                 resonances=resonances,
+                types={name: types[name] for name in resonances},
                 symmetries=entry.get("symmetries") or {"daughters": [], "resonances": []},
                 neutrinos=tuple(entry.get("neutrinos") or ()),
                 partons=tuple(entry.get("partons") or ()),

@@ -32,6 +32,7 @@ class HeadsConfig:
     classification_layers: int = 2  # hidden layers of the classification MLP
     assignment_dim: int = 64  # rank of the symmetric tensor attention
     assignment_layers: int = 1  # per-topology transformer layers before the tensor attention
+    assignment_divergence: float = 1.0  # weight of SPANet's symmetric-divergence term
     segmentation_layers: int = 1  # query decoder layers
     generation_dim: int = 128  # width of the neutrino / global-feature denoisers
     generation_layers: int = 2  # neutrino denoiser decoder layers

@@ -74,17 +74,32 @@ def _normal(
     return torch.randn(shape, generator=generator, device=where, dtype=dtype).to(device)
 
 
+# The sampling grid: uniform in log-SNR. Below -10 the marginal of any unit-scale data is
+# N(0, 1) to 5e-5; above 14 the denoised mean of a feature with spread 0.01 keeps 99.6% of it.
+SAMPLE_MIN_LOGSNR = -10.0
+SAMPLE_MAX_LOGSNR = 14.0
+DEFAULT_SAMPLE_STEPS = 25
+
+
 @torch.no_grad()
-def ddim_sample(
+def sample(
     denoise: Denoiser,
     shape: tuple[int, ...],
-    steps: int,
+    steps: int = DEFAULT_SAMPLE_STEPS,
     *,
     generator: torch.Generator | None = None,
     device: torch.device | str | None = None,
     dtype: torch.dtype | None = None,
 ) -> torch.Tensor:
-    """Deterministic DDIM (eta = 0) from t = 1 to t = 0; returns the final x0 prediction.
+    """DPM-Solver++(2M) (Lu et al. 2022, arXiv:2211.01095): the probability-flow ODE in
+    data prediction, second-order multistep in lambda = logsnr / 2, on a grid uniform in
+    log-SNR from SAMPLE_MIN_LOGSNR to SAMPLE_MAX_LOGSNR; returns the last x0 prediction.
+
+    Deterministic DDIM on the cosine-time grid under-disperses (std 0.94 / 0.27 / 0.07 for true
+    1.0 / 0.3 / 0.1 at 20 steps with the exact Gaussian denoiser); this reaches the true spread
+    within 2% at the default 25 steps (tests/model/test_diffusion_generation.py). No library
+    offers this sampler for our v-prediction denoisers without a dependency on their model
+    classes, hence the dozen lines here.
 
     `denoise(x_t, logsnr)` gets x_t of `shape` and logsnr of shape (shape[0],) and returns v.
     The only randomness is the initial noise, drawn from `generator`.
@@ -93,16 +108,25 @@ def ddim_sample(
         raise ValueError(f"steps must be >= 1, got {steps}")
     dtype = dtype or torch.get_default_dtype()
     x = _normal(tuple(shape), generator, device, dtype)
-    times = torch.linspace(1.0, 0.0, steps + 1, dtype=torch.float64)
-    logsnrs = logsnr_schedule(times).to(device=x.device, dtype=dtype)
-    x0 = x
+    grid = torch.linspace(SAMPLE_MIN_LOGSNR, SAMPLE_MAX_LOGSNR, steps, dtype=torch.float64)
+    lam = grid / 2
+    alpha, sigma = alpha_sigma(grid)
+    previous = None
     for i in range(steps):
-        now = logsnrs[i].expand(shape[0])
-        x0, eps = x0_eps_from_v(x, denoise(x, now), now)
-        if i + 1 < steps:  # the last step returns x0 itself rather than x at logsnr = max
-            alpha, sigma = alpha_sigma(logsnrs[i + 1])
-            x = alpha * x0 + sigma * eps
-    return x0
+        now = grid[i].to(device=x.device, dtype=dtype).expand(shape[0])
+        x0, _ = x0_eps_from_v(x, denoise(x, now), now)
+        if i + 1 == steps:
+            return x0
+        h = float(lam[i + 1] - lam[i])
+        if previous is None:
+            data = x0  # first order (DDIM) on the first step
+        else:
+            r = float(lam[i] - lam[i - 1]) / h
+            data = (1 + 0.5 / r) * x0 - (0.5 / r) * previous
+        ratio, scale = float(sigma[i + 1] / sigma[i]), float(alpha[i + 1] * -math.expm1(-h))
+        x = ratio * x + scale * data
+        previous = x0
+    return x0  # steps == 1 returns above; kept for type checkers
 
 
 def masked_mse(

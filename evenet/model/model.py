@@ -53,15 +53,15 @@ class EveNet(nn.Module):
                         dim=hc.assignment_dim,
                         layers=hc.assignment_layers,
                         heads=hc.head_heads,
+                        divergence_weight=hc.assignment_divergence,
                     )
                     for t in self.topologies
                     if t["resonances"]
                 }
             )
         if "segmentation" in tasks:
-            queries = max((len(t["resonances"]) for t in self.topologies), default=1)
             heads["segmentation"] = SegmentationHead(
-                h, queries, queries, layers=hc.segmentation_layers, heads=hc.head_heads
+                h, self.topologies, layers=hc.segmentation_layers, heads=hc.head_heads
             )
         if "neutrino_generation" in tasks:
             heads["neutrino_generation"] = NeutrinoHead(
@@ -153,6 +153,7 @@ class EveNet(nn.Module):
                     batch["neutrinos_mask"].bool(),
                     generator=generator,
                     weight=weight,
+                    known=batch["topology"] >= 0,
                 )
             elif task == "masked_generation":
                 terms[task] = head.loss(head(enc_noised), noised["objects"], weight)

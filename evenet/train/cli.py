@@ -94,7 +94,9 @@ def register(commands) -> None:
     predict.add_argument(
         "--neutrino-samples", type=int, help="neutrino solutions per event (default 0)"
     )
-    predict.add_argument("--diffusion-steps", type=int, help="DDIM steps per sample (default 20)")
+    predict.add_argument(
+        "--diffusion-steps", type=int, help="sampler steps per neutrino sample (default 25)"
+    )
     predict.add_argument(
         "--hypotheses",
         nargs="+",

@@ -22,9 +22,14 @@ the file back to any dataset column on (sample, run, event). Columns, by the hea
                       (0 where none was chosen).
   detection.<T>       fixed-size list<float32>[R_T]: probability that resonance r was fully
                       reconstructed.
-  segmentation        fixed-size list<int8>[18]: resonance row per object slot, -1 for none
-  neutrinos           fixed_shape_tensor<float32>[S, 2, 3]: S DDIM samples of the two neutrino
+  segmentation        fixed-size list<int8>[18]: per object slot the resonance type it comes
+                      from, an index into the metadata's ``segmentation_types``; -1 for none
+  segmentation_instance  fixed-size list<int8>[18]: which predicted resonance (slots with the
+                      same value come from one resonance), -1 for none
+  neutrinos           fixed_shape_tensor<float32>[S, 2, 3]: S samples of the two neutrino
                       slots in raw (pT, eta, phi) (only with ``neutrino_samples`` > 0)
+  neutrinos_exist     fixed-size list<float32>[2]: probability that each neutrino slot holds a
+                      neutrino (samples of a slot that does not exist mean nothing)
 
 Provenance (checkpoint and its sha256, dataset and its manifest's sha256, splits, class names,
 evenet version, sampling settings) is JSON under the schema metadata key ``evenet.prediction``.
@@ -76,7 +81,7 @@ def predict(
     splits: Sequence[str] = ("test",),
     batch_size: int = 1024,
     neutrino_samples: int = 0,
-    diffusion_steps: int = 20,
+    diffusion_steps: int = 25,
     seed: int = 0,
     num_workers: int = 0,
     hypotheses: Sequence[str] = (),
@@ -114,6 +119,9 @@ def predict(
         "batch_size": batch_size,
         "num_workers": num_workers,
         "hypotheses": hypotheses,
+        "segmentation_types": (
+            list(model.heads["segmentation"].types) if "segmentation" in model.heads else []
+        ),
     }
     heads_schema = output_schema(model, samples, metadata, hypotheses)
     sampling = {
@@ -121,6 +129,9 @@ def predict(
         "steps": diffusion_steps,
         "generator": torch.Generator().manual_seed(seed),
         "hypotheses": hypotheses,
+        "segmentation_types": (
+            list(model.heads["segmentation"].types) if "segmentation" in model.heads else []
+        ),
     }
     batches = 0
     with torch.no_grad(), _atomic_file(output) as temporary:
@@ -271,8 +282,11 @@ def output_schema(
         ]
     if "segmentation" in heads:
         fields.append(pa.field("segmentation", tensor_type(pa.int8(), N_OBJECTS)))
+        fields.append(pa.field("segmentation_instance", tensor_type(pa.int8(), N_OBJECTS)))
     if neutrino_samples > 0:
         fields.append(pa.field("neutrinos", tensor_type(f32, neutrino_samples, 2, 3)))
+    if "neutrino_generation" in heads:
+        fields.append(pa.field("neutrinos_exist", tensor_type(f32, 2)))
     return pa.schema(fields, metadata={METADATA_KEY: json.dumps(metadata).encode()})
 
 
@@ -345,7 +359,9 @@ def _predict_batch(model: EveNet, batch: dict, sampling: dict) -> dict[str, np.n
         values[f"detection.{name}"] = _numpy(found["detection"].float())
     if "segmentation" in heads:
         head = heads["segmentation"]
-        values["segmentation"] = _numpy(head.predict(head(enc))["segmentation"])
+        found = head.predict(head(enc))
+        values["segmentation"] = _numpy(found["segmentation"])
+        values["segmentation_instance"] = _numpy(found["instance"])
     if sampling["samples"] > 0:
         normalised = heads["neutrino_generation"].sample(
             enc,
@@ -354,6 +370,9 @@ def _predict_batch(model: EveNet, batch: dict, sampling: dict) -> dict[str, np.n
             generator=sampling["generator"],
         )
         values["neutrinos"] = _numpy(model.normalizer.neutrinos_inverse(normalised.float()))
+    if "neutrino_generation" in heads:
+        logits = heads["neutrino_generation"].existence_logits(enc)
+        values["neutrinos_exist"] = _numpy(logits.float().sigmoid())
     return values
 
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from evenet.io.topologies import TopologyError, resonance_types
 from evenet.model.errors import CheckpointError, ModelConfigError
 from evenet.model.model import EveNet
 
@@ -35,6 +36,7 @@ FREEZE_CHOICES = ("none", "body", "body_except_last:N")
 HEADS_NOT_REQUESTED = "heads not requested"
 OTHER_TOPOLOGY = "other topology"
 TOPOLOGY_DIFFERS = "topology definition differs"
+TYPES_DIFFER = "resonance types differ"
 CLASS_MAP_DIFFERS = "class map differs"
 NOT_IN_MODEL = "not in the new model"
 
@@ -153,6 +155,9 @@ class _HeadRules:
         self.tasks = set(model.heads.keys())
         self.new_topologies = {t["name"]: t for t in model.topologies}
         self.old_topologies = {t["name"]: t for t in payload.get("topologies", [])}
+        self.same_types = "segmentation" in model.heads and _types(
+            payload.get("topologies", [])
+        ) == list(model.heads["segmentation"].types)
         stored = payload.get("class_map")
         self.same_classes = (
             class_map is not None and stored is not None and _plain(class_map) == _plain(stored)
@@ -164,6 +169,8 @@ class _HeadRules:
             return NOT_IN_MODEL
         if parts[1] == "classification" and not self.same_classes:
             return CLASS_MAP_DIFFERS
+        if parts[1] == "segmentation" and not self.same_types:
+            return TYPES_DIFFER  # the same class index would name another resonance type
         if parts[1] == "assignment" and len(parts) > 2:
             topology = parts[2]
             if topology not in self.new_topologies:
@@ -192,6 +199,13 @@ def _skip_reason(
     if old != new:
         return f"shape {old} vs {new}"
     return None
+
+
+def _types(topologies: list[dict]) -> list[str] | None:
+    try:
+        return resonance_types(topologies)
+    except TopologyError:  # a checkpoint from before resonance types
+        return None
 
 
 def _plain(class_map: dict) -> dict[str, int]:

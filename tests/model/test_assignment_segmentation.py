@@ -107,6 +107,43 @@ def test_assignment_loss_invariant_under_resonance_swap():
     assert not torch.allclose(head_plain.loss(out, batch), head_plain.loss(out, swapped))
 
 
+def test_symmetric_divergence_pushes_interchangeable_resonances_apart():
+    """Guards issue 13 §2 (SPANet's symmetric-divergence term): two interchangeable resonances
+    (a1, a2 of haa_4b) predicting the same distribution cost exp(0) = 1 more, disjoint ones
+    exp(-ln(2)^2); topologies without such pairs and events whose targets are not usable get
+    nothing, and the term is part of the loss with its weight."""
+    from evenet.model.heads.assignment import jensen_shannon
+
+    topo = topology("haa_4b")
+    batch = random_batch(topo, 4, seed=30)
+    head = AssignmentHead(32, topo, dim=16)
+    assert head.symmetric_pairs == [(0, 1)]
+    assert AssignmentHead(32, topology("ttbar_semileptonic"), dim=16).symmetric_pairs == []
+    peaked = torch.full((4, N * N), -30.0)
+    same = peaked.clone()
+    same[:, 1] = 0.0
+    other = peaked.clone()
+    other[:, 2] = 0.0
+    same, other = same.log_softmax(-1), other.log_softmax(-1)
+    assert torch.allclose(jensen_shannon(same, same), torch.zeros(4), atol=1e-6)
+    assert torch.allclose(jensen_shannon(same, other), torch.full((4,), math.log(2)), atol=1e-5)
+    usable = [torch.tensor([True, True, False, True]), torch.tensor([True, True, True, False])]
+    identical = {"log_probs": [same.view(4, N, N), same.view(4, N, N)]}
+    apart = {"log_probs": [same.view(4, N, N), other.view(4, N, N)]}
+    torch.testing.assert_close(head.divergence(identical, usable), torch.tensor([1.0, 1, 0, 0]))
+    expected = math.exp(-(math.log(2) ** 2))
+    torch.testing.assert_close(
+        head.divergence(apart, usable), torch.tensor([expected, expected, 0, 0]), atol=1e-5, rtol=0
+    )
+    out = head(random_encoded(batch, 32, seed=31))
+    without = AssignmentHead(32, topo, dim=16, divergence_weight=0.0)
+    without.load_state_dict(head.state_dict())
+    _, used = head._targets(batch, out["mask"])
+    extra = head.divergence(out, used).mean()
+    assert extra > 0
+    torch.testing.assert_close(head.loss(out, batch) - without.loss(out, batch), extra)
+
+
 def test_assignment_loss_invariant_under_daughter_swap():
     """Guards against b11/b12 getting separate projections (a non-symmetric tensor)."""
     torch.manual_seed(0)
@@ -212,24 +249,73 @@ def test_min_cost_matching_equals_scipy():
             assert math.isclose(ours, _scipy_cost(cost[e].numpy(), valid[e].numpy()), abs_tol=1e-5)
 
 
+def all_topologies() -> list[dict]:
+    return load_topologies().summary()
+
+
+TYPES = sorted({k for t in all_topologies() for k in t["types"].values()})  # H W Y Z a t
+ROWS = max(len(t["resonances"]) for t in all_topologies())
+
+
 def test_segmentation_shapes_and_finite_loss():
     """Guards against wrong output shapes, NaN losses, empty events and padded predictions."""
     torch.manual_seed(0)
     batch = random_batch(topology("ttH_bb_semileptonic"), 6, seed=14)
     batch["segmentation"][0] = -1  # an event without any instance
-    head = SegmentationHead(32, num_queries=6, num_classes=R)
+    head = SegmentationHead(32, all_topologies())
+    assert head.types == TYPES
     out = head(random_encoded(batch, 32, seed=15))
-    assert out["class_logits"].shape == (6, 6, R + 1)
-    assert out["mask_logits"].shape == (6, 6, N)
+    assert out["class_logits"].shape == (6, ROWS, len(TYPES) + 1)
+    assert out["mask_logits"].shape == (6, ROWS, N)
     loss = head.loss(out, batch)
     assert loss.ndim == 0 and torch.isfinite(loss) and loss > 0
     loss.backward()
     assert all(torch.isfinite(p.grad).all() for p in head.parameters() if p.grad is not None)
-    pred = head.predict(out)["segmentation"]
-    assert pred.shape == (6, N) and (pred[~batch["x_mask"]] == -1).all()
-    assert ((pred >= -1) & (pred < R)).all()
+    pred = head.predict(out)
+    assert pred["segmentation"].shape == (6, N)
+    assert (pred["segmentation"][~batch["x_mask"]] == -1).all()
+    assert ((pred["segmentation"] >= -1) & (pred["segmentation"] < len(TYPES))).all()
+    assert ((pred["instance"] >= -1) & (pred["instance"] < ROWS)).all()
     none = head.loss(out, batch, torch.zeros(6, dtype=torch.bool))
     assert none.item() == 0.0 and none.requires_grad
+
+
+def test_segmentation_ignores_events_without_a_topology():
+    """Guards against training 'no resonance' on events whose process has no topology (single
+    top, WW, ...): their loss weight is 0, whatever their segmentation column holds."""
+    batch = random_batch(topology("ttH_bb_semileptonic"), 6, seed=20)
+    head = SegmentationHead(32, all_topologies())
+    out = head(random_encoded(batch, 32, seed=21))
+    without = dict(batch, topology=torch.full((6,), -1, dtype=torch.int16))
+    assert head.loss(out, without).item() == 0.0
+    mixed = dict(batch, topology=batch["topology"].clone())
+    mixed["topology"][3:] = -1
+    first = {k: v[:3] for k, v in batch.items()}
+    out_first = {k: v[:3] for k, v in out.items()}
+    assert torch.allclose(head.loss(out, mixed), head.loss(out_first, first))
+
+
+def test_segmentation_classes_are_types_not_row_order():
+    """Guards against classes that depend on a topology's row order: the same event and the
+    same outputs score the same loss when its topology lists the resonances in another order
+    (the tops of tt̄H are class t, the Higgs class H, in either)."""
+    ttH = topology("ttH_bb_semileptonic")
+    names = list(ttH["resonances"])
+    reordered = dict(
+        ttH,
+        id=99,
+        resonances={n: ttH["resonances"][n] for n in reversed(names)},
+        types={n: ttH["types"][n] for n in reversed(names)},
+    )
+    batch = random_batch(ttH, 8, seed=22)
+    head_a = SegmentationHead(32, [ttH])
+    head_b = SegmentationHead(32, [reordered])
+    assert head_a.types == head_b.types == ["H", "t"]
+    out = head_a(random_encoded(batch, 32, seed=23))
+    seg = batch["segmentation"].long()
+    flipped = torch.where(seg >= 0, len(names) - 1 - seg, seg).to(torch.int8)
+    other = dict(batch, segmentation=flipped, topology=torch.full((8,), 99, dtype=torch.int16))
+    assert torch.allclose(head_a.loss(out, batch), head_b.loss(out, other))
 
 
 def test_segmentation_overfits_fixed_events():
@@ -238,7 +324,7 @@ def test_segmentation_overfits_fixed_events():
     batch = random_batch(topology("ttbar_semileptonic"), 8, seed=16)
     inputs = torch.randn(8, N, 8, generator=torch.Generator().manual_seed(17))
     embed = nn.Linear(8, 32)
-    head = SegmentationHead(32, num_queries=5, num_classes=R)
+    head = SegmentationHead(32, all_topologies())
     optimizer = torch.optim.Adam([*embed.parameters(), *head.parameters()], lr=3e-3)
 
     def step() -> tuple[torch.Tensor, dict]:
@@ -259,30 +345,35 @@ def test_segmentation_overfits_fixed_events():
 
 def test_segmentation_perfect_prediction_has_low_loss_and_round_trips():
     """Guards against mis-built targets: an exact (query-shuffled) answer must score ~0 and
-    predict back the true segmentation."""
-    batch = random_batch(topology("ttH_bb_semileptonic"), 6, seed=18)
+    predict back each object's resonance type and which objects share a resonance."""
+    ttH = topology("ttH_bb_semileptonic")
+    batch = random_batch(ttH, 6, seed=18)
     seg = batch["segmentation"].long()
-    queries = 6
-    class_logits = torch.zeros(6, queries, R + 1)
+    head = SegmentationHead(32, [ttH, topology("z_ll")])  # types H, Z, t
+    row_class = [head.types.index(ttH["types"][n]) for n in ttH["resonances"]]
+    queries, classes = head.rows, head.num_classes
+    class_logits = torch.zeros(6, queries, classes + 1)
     mask_logits = torch.full((6, queries, N), -30.0)
-    class_logits[..., R] = 30.0  # no resonance unless a query takes an instance
+    class_logits[..., classes] = 30.0  # no resonance unless a query takes an instance
     gen = torch.Generator().manual_seed(19)
+    expected_instance = torch.full_like(seg, -1)
     for b in range(6):
         order = torch.randperm(queries, generator=gen)
-        for row in range(R):
+        for row, kind in enumerate(row_class):
             q = order[row]
             if (seg[b] == row).any():
-                class_logits[b, q, R], class_logits[b, q, row] = 0.0, 30.0
+                class_logits[b, q, classes], class_logits[b, q, kind] = 0.0, 30.0
                 mask_logits[b, q, seg[b] == row] = 30.0
-        # A decoy: the mask of row 0 but "no resonance"; only the class cost tells it apart.
-        mask_logits[b, order[R], seg[b] == 0] = 30.0
-    head = SegmentationHead(32, num_queries=queries, num_classes=R)
+                expected_instance[b, seg[b] == row] = q
     out = {"class_logits": class_logits, "mask_logits": mask_logits}
     assert head.loss(out, batch) < 1e-6
     junk = dict(batch, segmentation=batch["segmentation"].masked_fill(~batch["x_mask"], 1))
     assert torch.equal(head.loss(out, junk), head.loss(out, batch))
-    expected = torch.where(batch["x_mask"], seg, -1)
-    assert torch.equal(head.predict(out)["segmentation"], expected)
+    lookup = torch.tensor([*row_class, -1])  # row -1 -> -1
+    expected = torch.where(batch["x_mask"] & (seg >= 0), lookup[seg], -1)
+    found = head.predict(out)
+    assert torch.equal(found["segmentation"], expected)
+    assert torch.equal(found["instance"], expected_instance)
     wrong = dict(batch, segmentation=batch["segmentation"].roll(1, dims=1))
     assert head.loss(out, wrong) > 1.0
 

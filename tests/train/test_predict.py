@@ -206,7 +206,11 @@ def test_segmentation_marks_only_real_objects(prediction, shards):
     segmentation = _column(prediction, "segmentation")
     assert segmentation.shape == (len(shards["event"]), 18) and segmentation.dtype == np.int8
     assert (segmentation[~shards["x_mask"]] == -1).all()
-    assert ((segmentation >= -1) & (segmentation < 3)).all()
+    types = json.loads(pq.read_schema(prediction).metadata[METADATA_KEY])["segmentation_types"]
+    assert types == ["H", "W", "Y", "Z", "a", "t"]
+    assert ((segmentation >= -1) & (segmentation < len(types))).all()
+    instance = _column(prediction, "segmentation_instance")
+    assert ((instance == -1) == (segmentation == -1)).all()
 
 
 def test_neutrino_samples_are_deterministic_per_seed(prediction, checkpoint, dataset, tmp_path):
@@ -218,6 +222,13 @@ def test_neutrino_samples_are_deterministic_per_seed(prediction, checkpoint, dat
     other = _neutrinos(checkpoint, dataset, tmp_path / "other.parquet", seed=1)
     np.testing.assert_array_equal(again, first)
     assert not np.allclose(other, first)
+
+
+def test_every_event_gets_neutrino_existence_probabilities(prediction):
+    """Guards the per-slot existence output: one probability per slot, for every event."""
+    exist = _column(prediction, "neutrinos_exist")
+    assert exist.shape == (len(_column(prediction, "event")), 2) and exist.dtype == np.float32
+    assert ((exist > 0) & (exist < 1)).all()
 
 
 def test_a_successful_run_leaves_only_the_output(prediction):

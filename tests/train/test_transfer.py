@@ -162,7 +162,8 @@ def test_wrong_checkpoint_raises(pretrained):
     """Guards against fine-tuning on a checkpoint of another width or with no usable body."""
     _, payload = pretrained
     config = preset("tiny", num_classes=3)
-    narrow = EveNet(replace(config, body=replace(config.body, hidden=32)), payload["stats"], [])
+    narrow_config = replace(config, body=replace(config.body, hidden=32))
+    narrow = EveNet(narrow_config, payload["stats"], TOPOLOGIES)
     with pytest.raises(CheckpointError, match=r"hidden=64.*hidden=32"):
         load_pretrained(narrow, payload)
     foreign = dict(payload, state_dict={f"module.{k}": v for k, v in payload["state_dict"].items()})

@@ -9,7 +9,10 @@ where daughters of one daughter-symmetry group share their projection P_d, so th
 symmetric in them by construction. Tuples touching a padded slot or repeating a slot are masked
 and one softmax runs over all remaining tuples. A detection logit per resonance predicts whether
 all of its daughters were reconstructed. The loss is minimised over the declared permutations of
-interchangeable resonances (whole subtrees, e.g. a1 <-> a2 in haa_4b).
+interchangeable resonances (whole subtrees, e.g. a1 <-> a2 in haa_4b). As in SPANet, a
+symmetric-divergence term exp(-JSD(p_i, p_j)^2) per pair of interchangeable resonances keeps
+their distributions apart (two heads that both point at the same pair of jets otherwise cost
+little under the min over permutations); it is weighted by ``divergence_weight``.
 """
 
 from __future__ import annotations
@@ -137,6 +140,25 @@ def resonance_permutations(topology: dict) -> list[tuple[int, ...]]:
     return perms or [tuple(range(len(names)))]
 
 
+def symmetric_pairs(topology: dict) -> list[tuple[int, int]]:
+    """Row pairs (i, j), i < j, of interchangeable resonances."""
+    names = list(topology["resonances"])
+    return [
+        (names.index(a), names.index(b))
+        for group in topology["symmetries"]["resonances"]
+        for a, b in itertools.combinations(group, 2)
+    ]
+
+
+def jensen_shannon(log_p: torch.Tensor, log_q: torch.Tensor) -> torch.Tensor:
+    """(B,) Jensen-Shannon divergence (nats, at most ln 2) of two (B, K) log-distributions.
+    Masked entries hold a large negative finite log-probability: every term stays finite."""
+    log_m = torch.logaddexp(log_p, log_q) - math.log(2.0)
+    kl_p = (log_p.exp() * (log_p - log_m)).sum(-1)
+    kl_q = (log_q.exp() * (log_q - log_m)).sum(-1)
+    return 0.5 * (kl_p + kl_q)
+
+
 def daughter_groups(topology: dict) -> list[list[int]]:
     """Per resonance, a projection id per daughter: equal ids for symmetric daughters."""
     owner = {
@@ -178,9 +200,11 @@ class AssignmentHead(nn.Module):
         layers: int = 1,
         heads: int = 4,
         dropout: float = 0.0,
+        divergence_weight: float = 1.0,
     ):
         super().__init__()
         self.topology_id = int(topology["id"])
+        self.divergence_weight = float(divergence_weight)
         self.name = str(topology["name"])
         self.daughters = [len(ds) for ds in topology["resonances"].values()]
         if any(d < 1 for d in self.daughters):
@@ -192,6 +216,7 @@ class AssignmentHead(nn.Module):
             sum(math.lgamma(groups.count(g) + 1) for g in set(groups)) for groups in self.groups
         ]
         self.perms = resonance_permutations(topology)
+        self.symmetric_pairs = symmetric_pairs(topology)
         # On the model's device, not copied there on every loss call.
         self.register_buffer("perm_table", torch.tensor(self.perms), persistent=False)
         for perm in self.perms:
@@ -261,10 +286,22 @@ class AssignmentHead(nn.Module):
             usable.append(matched & real & distinct)
         return tuples, usable
 
+    def divergence(self, out: dict, usable: list[torch.Tensor]) -> torch.Tensor:
+        """(B,) SPANet's symmetric-divergence term: mean over pairs of interchangeable
+        resonances of exp(-JSD^2) between their tuple distributions (1 when identical), zero
+        where either resonance's target is not usable."""
+        terms = []
+        for i, j in self.symmetric_pairs:
+            log_p, log_q = out["log_probs"][i].flatten(1), out["log_probs"][j].flatten(1)
+            term = torch.exp(-(jensen_shannon(log_p.float(), log_q.float()) ** 2))
+            terms.append(torch.where(usable[i] & usable[j], term, torch.zeros_like(term)))
+        return torch.stack(terms).mean(0)
+
     def loss(self, out: dict, batch: dict, weight: torch.Tensor | None = None) -> torch.Tensor:
         """Mean over this topology's events (weighted by ``weight`` (B,) when given, as
         `weighted_mean`) of min over resonance permutations of the summed assignment NLL,
-        plus the detection BCE under the chosen permutation."""
+        plus the detection BCE under the chosen permutation, plus the weighted symmetric-
+        divergence term (`divergence`)."""
         mask = out["mask"]
         n = mask.shape[1]
         use = batch["topology"].long() == self.topology_id
@@ -291,7 +328,10 @@ class AssignmentHead(nn.Module):
         bce = F.binary_cross_entropy_with_logits(
             out["detection"], detect_target, reduction="none"
         ).sum(-1)
-        per_event = torch.where(use, assign + bce, torch.zeros_like(bce))
+        per_event = assign + bce
+        if self.symmetric_pairs and self.divergence_weight:
+            per_event = per_event + self.divergence_weight * self.divergence(out, usable)
+        per_event = torch.where(use, per_event, torch.zeros_like(bce))
         if weight is None:
             # Dividing by at least 1 keeps a graph-connected zero when no event qualifies.
             return per_event.sum() / use.sum().clamp(min=1)

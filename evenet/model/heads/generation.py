@@ -9,14 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from evenet.model.diffusion import (
+    DEFAULT_SAMPLE_STEPS,
     MAX_LOGSNR,
-    ddim_sample,
     logsnr_schedule,
     masked_mse,
     q_sample,
+    sample,
     time_features,
     v_target,
 )
@@ -71,7 +73,10 @@ class NeutrinoHead(nn.Module):
     """Conditional denoiser of the two neutrino slots, attending to the body's encoding.
 
     Queries are the two noised neutrinos (plus a slot and a noise-level embedding); the memory is
-    the event token followed by the object tokens, padding slots masked out.
+    the event token followed by the object tokens, padding slots masked out. A per-slot
+    existence logit, read from the event token, says whether each slot holds a neutrino at all
+    (a sample of an absent slot means nothing); it is trained on events with a truth topology
+    only, where ``neutrinos_mask`` is known.
     """
 
     def __init__(self, hidden: int, *, dim: int = 128, layers: int = 2, heads: int = 4):
@@ -85,6 +90,11 @@ class NeutrinoHead(nn.Module):
         )
         self.decoder = nn.TransformerDecoder(layer, layers, norm=nn.LayerNorm(dim))
         self.out = nn.Linear(dim, NEUTRINO_DIM)
+        self.exists = nn.Sequential(nn.LayerNorm(hidden), nn.Linear(hidden, NEUTRINO_SLOTS))
+
+    def existence_logits(self, enc: Encoded) -> torch.Tensor:
+        """(B, 2) logit that each neutrino slot exists."""
+        return self.exists(enc.event)
 
     def forward(self, enc: Encoded, nu_t: torch.Tensor, logsnr: torch.Tensor) -> torch.Tensor:
         """Noised neutrinos (B, 2, 4) and logsnr (B,) -> predicted v (B, 2, 4)."""
@@ -101,9 +111,11 @@ class NeutrinoHead(nn.Module):
         nu_mask: torch.Tensor,
         generator: torch.Generator | None = None,
         weight: torch.Tensor | None = None,
+        known: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """v-prediction MSE over the existing neutrino slots (nu_mask True), t ~ U(0, 1);
-        events weighted by ``weight`` (B,) when given."""
+        """v-prediction MSE over the existing neutrino slots (nu_mask True), t ~ U(0, 1), plus
+        the existence BCE of both slots over the ``known`` events (B,) bool (those with a truth
+        topology; default all); events weighted by ``weight`` (B,) when given."""
         # Missing neutrinos may hold anything (NaN included); they still pass through self-
         # attention, so give them a harmless value.
         nu0 = torch.where(nu_mask.unsqueeze(-1), nu0, torch.zeros_like(nu0))
@@ -111,20 +123,33 @@ class NeutrinoHead(nn.Module):
         noise = _normal(tuple(nu0.shape), nu0, generator)
         logsnr = logsnr_schedule(t)
         pred = self(enc, q_sample(nu0, logsnr, noise), logsnr)
-        return masked_mse(pred, v_target(nu0, noise, logsnr), nu_mask, weight)
+        denoise = masked_mse(pred, v_target(nu0, noise, logsnr), nu_mask, weight)
+        return denoise + self.existence_loss(enc, nu_mask, weight, known)
+
+    def existence_loss(self, enc, nu_mask, weight=None, known=None) -> torch.Tensor:
+        """Weighted mean BCE of the existence logits over the slots of ``known`` events."""
+        logits = self.existence_logits(enc)
+        bce = F.binary_cross_entropy_with_logits(
+            logits, nu_mask.to(logits.dtype), reduction="none"
+        ).mean(-1)
+        w = torch.ones_like(bce) if weight is None else weight.to(bce.dtype)
+        if known is not None:
+            w = w * known.to(bce.dtype)
+        return (bce * w).sum() / w.abs().sum().clamp(min=1e-12)
 
     @torch.no_grad()
     def sample(
         self,
         enc: Encoded,
-        steps: int = 20,
+        steps: int = DEFAULT_SAMPLE_STEPS,
         n_samples: int = 1,
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
-        """DDIM samples of the normalised neutrinos: (B, n_samples, 2, 4)."""
+        """Samples (DPM-Solver++ 2M, `diffusion.sample`) of the normalised neutrinos:
+        (B, n_samples, 2, 4)."""
         batch = enc.event.shape[0]
         cond = _repeat(enc, n_samples)
-        x0 = ddim_sample(
+        x0 = sample(
             lambda x, logsnr: self(cond, x, logsnr),
             (batch * n_samples, NEUTRINO_SLOTS, NEUTRINO_DIM),
             steps,
@@ -304,10 +329,11 @@ class GlobalGenerationHead(nn.Module):
         self,
         enc: Encoded,
         g_condition: torch.Tensor,
-        steps: int = 20,
+        steps: int = DEFAULT_SAMPLE_STEPS,
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
-        """DDIM on the generated columns, (B, G) normalised; condition columns are copied.
+        """Sampled (`diffusion.sample`) generated columns, (B, G) normalised; condition columns
+        are copied.
 
         `g_condition` (B, G) needs only its condition columns filled; `enc` is held fixed and
         is the conditioning encoding (see the class docstring).
@@ -315,10 +341,10 @@ class GlobalGenerationHead(nn.Module):
         generated = self.generated.expand_as(g_condition)
 
         def denoise(x: torch.Tensor, logsnr: torch.Tensor) -> torch.Tensor:
-            # The DDIM state of condition columns is ignored: the model always sees them clean.
+            # The sampler's state of condition columns is ignored: the model always sees them clean.
             return self(enc, torch.where(generated, x, g_condition), logsnr)
 
-        x0 = ddim_sample(
+        x0 = sample(
             denoise,
             tuple(g_condition.shape),
             steps,

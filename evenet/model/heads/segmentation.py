@@ -1,9 +1,12 @@
-"""DETR/MaskFormer-style segmentation: which object slots come from which resonance row.
+"""DETR/MaskFormer-style segmentation: which object slots come from which resonance.
 
-Learned queries attend to the object tokens; each query predicts a class (resonance row
-0..C-1, or C = no resonance) and a mask logit per object slot. True instances are the distinct
-rows present in the batch `segmentation`; queries are matched to them by the exact minimum-cost
+Learned queries attend to the object tokens; each query predicts a class (a resonance TYPE
+0..C-1 from the topologies' `types`, or C = no resonance) and a mask logit per object slot.
+True instances are the resonance rows of the event's topology present in the batch
+`segmentation`, each classed by its type (the two tops of tt̄ are two instances of class t,
+whatever the topology's row order); queries are matched to them by the exact minimum-cost
 assignment, found by enumerating partial permutations of queries for the whole batch at once.
+Events whose topology the head does not know (-1: no truth topology) are left out of the loss.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from evenet.io.topologies import resonance_types
+from evenet.model.config import ModelConfigError
 from evenet.model.encoded import Encoded
 from evenet.model.heads.assignment import key_padding_mask, large_negative
 
@@ -72,8 +77,7 @@ class SegmentationHead(nn.Module):
     def __init__(
         self,
         hidden: int,
-        num_queries: int,
-        num_classes: int,
+        topologies: list[dict],
         *,
         layers: int = 1,
         heads: int = 4,
@@ -81,10 +85,24 @@ class SegmentationHead(nn.Module):
         no_object_weight: float = 0.1,
     ):
         super().__init__()
-        if num_queries < num_classes:
-            raise ValueError(f"need num_queries >= num_classes ({num_queries} < {num_classes})")
-        _query_permutations(num_queries, num_classes)  # fail early if too many to enumerate
-        self.num_classes = num_classes
+        self.types = resonance_types(topologies)
+        self.num_classes = len(self.types)
+        rows = max((len(t.get("resonances") or {}) for t in topologies), default=0)
+        if self.num_classes == 0:
+            raise ModelConfigError(
+                "the segmentation task needs a topology with resonances; the dataset has none "
+                "(drop segmentation from the tasks)"
+            )
+        self.rows = rows
+        num_queries = rows  # at most one instance per resonance row
+        _query_permutations(num_queries, rows)  # fail early if too many to enumerate
+        # (topology id, row) -> class of that row's type, -1 where the row does not exist.
+        ids = [int(t["id"]) for t in topologies]
+        table = torch.full((max(ids) + 1, rows), -1, dtype=torch.long)
+        for t in topologies:
+            for row, name in enumerate(t.get("resonances") or {}):
+                table[int(t["id"]), row] = self.types.index(t["types"][name])
+        self.register_buffer("row_types", table, persistent=False)
         self.queries = nn.Parameter(torch.randn(num_queries, hidden) * hidden**-0.5)
         self.event_in = nn.Linear(hidden, hidden)
         self.blocks = nn.ModuleList(
@@ -100,11 +118,11 @@ class SegmentationHead(nn.Module):
         )
         self.norm = nn.LayerNorm(hidden)
         self.token_norm = nn.LayerNorm(hidden)
-        self.classifier = nn.Linear(hidden, num_classes + 1)
+        self.classifier = nn.Linear(hidden, self.num_classes + 1)
         self.mask_query = nn.Linear(hidden, hidden)
         self.mask_token = nn.Linear(hidden, hidden)
         # DETR down-weights the (majority) no-object class.
-        weight = torch.ones(num_classes + 1)
+        weight = torch.ones(self.num_classes + 1)
         weight[-1] = no_object_weight
         self.register_buffer("class_weight", weight, persistent=False)
 
@@ -122,33 +140,45 @@ class SegmentationHead(nn.Module):
         mask_logits = mask_logits.masked_fill(~mask.unsqueeze(1), large_negative(mask_logits.dtype))
         return {"class_logits": self.classifier(query), "mask_logits": mask_logits}
 
-    def _instances(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Target masks (B, C, N) float, their presence (B, C) and the real slots (B, N)."""
+    def _instances(self, batch: dict):
+        """Target masks (B, R, N) float, their presence (B, R), each row's class (B, R; -1 for
+        rows the event's topology lacks), the real slots (B, N) and the events the head knows a
+        topology of (B,)."""
         real = batch["x_mask"].bool()
         seg = batch["segmentation"].long()
         seg = torch.where(real, seg, torch.full_like(seg, -1))  # junk on padded slots is ignored
-        rows = torch.arange(self.num_classes, device=seg.device)
-        member = seg.unsqueeze(1) == rows.view(1, -1, 1)  # (B, C, N)
-        return member, member.any(-1), real
+        topology = batch["topology"].long()
+        known = (topology >= 0) & (topology < self.row_types.shape[0])
+        row_class = self.row_types[topology.clamp(0, self.row_types.shape[0] - 1)]
+        row_class = torch.where(known.unsqueeze(-1), row_class, torch.full_like(row_class, -1))
+        rows = torch.arange(self.rows, device=seg.device)
+        member = seg.unsqueeze(1) == rows.view(1, -1, 1)  # (B, R, N)
+        present = member.any(-1) & (row_class >= 0)
+        return member & present.unsqueeze(-1), present, row_class, real, row_class.ge(0).any(-1)
 
     def loss(self, out: dict, batch: dict, weight: torch.Tensor | None = None) -> torch.Tensor:
-        """Weighted class CE over all queries (unmatched -> no resonance) plus mask BCE over
-        the real slots of matched queries; matching by `min_cost_matching`. Events weighted
-        by ``weight`` (B,) when given (normalised by summed |weight|, as `weighted_mean`)."""
+        """Weighted class CE over all queries (matched -> the instance's type, unmatched -> no
+        resonance) plus mask BCE over the real slots of matched queries; matching by
+        `min_cost_matching`. Events weighted by ``weight`` (B,) when given (normalised by summed
+        |weight|, as `weighted_mean`); events without a known topology weigh 0."""
         class_logits, mask_logits = out["class_logits"], out["mask_logits"]
-        member, present, real = self._instances(batch)
+        member, present, row_class, real, known = self._instances(batch)
         target = member.to(mask_logits.dtype)
         with torch.no_grad():
-            class_prob = class_logits.float().softmax(-1)[..., : self.num_classes]  # (B, Q, C)
-            cost = pairwise_mask_cost(mask_logits.float(), target.float(), real) - class_prob
-            matched = min_cost_matching(cost, present)  # (B, C)
+            class_prob = class_logits.float().softmax(-1)  # (B, Q, C+1)
+            index = row_class.clamp(min=0).unsqueeze(1).expand(-1, class_prob.shape[1], -1)
+            cost = pairwise_mask_cost(mask_logits.float(), target.float(), real)
+            cost = cost - class_prob.gather(2, index)  # (B, Q, R)
+            matched = min_cost_matching(cost, present)  # (B, R)
         queries = torch.arange(class_logits.shape[1], device=matched.device)
-        pairs = matched.unsqueeze(1) == queries.view(1, -1, 1)  # (B, Q, C); -1 never matches
+        pairs = matched.unsqueeze(1) == queries.view(1, -1, 1)  # (B, Q, R); -1 never matches
         is_matched = pairs.any(-1)
         no_object = torch.full_like(is_matched, self.num_classes, dtype=torch.long)
-        class_target = torch.where(is_matched, pairs.long().argmax(-1), no_object)
+        instance_class = torch.einsum("bqr,br->bq", pairs.long(), row_class.clamp(min=0))
+        class_target = torch.where(is_matched, instance_class, no_object)
         ce = F.cross_entropy(class_logits.transpose(1, 2), class_target, reduction="none")
-        w = torch.ones_like(ce[:, :1]) if weight is None else weight.to(ce.dtype).unsqueeze(1)
+        w = torch.ones_like(ce[:, 0]) if weight is None else weight.to(ce.dtype)
+        w = (w * known.to(ce.dtype)).unsqueeze(1)
         ce_weight = self.class_weight.to(ce.dtype)[class_target]  # (B, Q)
         class_loss = (ce * ce_weight * w).sum() / (ce_weight * w.abs()).sum().clamp(min=1e-6)
         mask_target = torch.einsum("bqc,bcn->bqn", pairs.to(target.dtype), target)
@@ -163,16 +193,21 @@ class SegmentationHead(nn.Module):
 
     @torch.no_grad()
     def predict(self, out: dict) -> dict[str, torch.Tensor]:
-        """Per slot: `segmentation` (B, N) resonance row of the query maximising mask prob x
-        class prob (-1 when that query says no resonance or its mask prob < 0.5, and for padded
-        slots), and that `score` (B, N)."""
+        """Per slot: `segmentation` (B, N) the resonance type (index into ``types``) of the
+        query maximising mask prob x class prob, `instance` (B, N) that query (slots sharing
+        it come from one resonance), both -1 when that query says no resonance or its mask
+        prob < 0.5, and for padded slots; and that `score` (B, N)."""
         class_prob = out["class_logits"].float().softmax(-1)
         top_prob, top_class = class_prob.max(-1)  # (B, Q)
         mask_prob = out["mask_logits"].float().sigmoid()  # padded slots are ~0
         is_object = top_class < self.num_classes
         score = mask_prob * (top_prob * is_object).unsqueeze(-1)  # (B, Q, N)
         best_score, best_query = score.max(1)  # (B, N)
-        row = top_class.gather(1, best_query)
+        kind = top_class.gather(1, best_query)
         keep = (best_score > 0) & (mask_prob.gather(1, best_query.unsqueeze(1)).squeeze(1) > 0.5)
-        row = torch.where(keep, row, torch.full_like(row, -1))
-        return {"segmentation": row, "score": best_score}
+        none = torch.full_like(kind, -1)
+        return {
+            "segmentation": torch.where(keep, kind, none),
+            "instance": torch.where(keep, best_query, none),
+            "score": best_score,
+        }
