@@ -40,7 +40,8 @@ class HeadsConfig:
     head_heads: int = 4  # attention heads inside heads
 
 
-# Every head the model has (the config schema's $defs.task lists the same names).
+# The built-in heads, in their registration order (evenet/model/heads/builtin.py; the config
+# schema's $defs.task lists the same names). A model accepts any registered task.
 TASKS = (
     "classification",
     "assignment",
@@ -79,9 +80,12 @@ class ModelConfig:
         return build_dataclass(cls, {**data, "body": body, "heads": heads}, "model")
 
     def validate(self) -> ModelConfig:
-        unknown = sorted(set(self.tasks) - set(TASKS))
+        from evenet.model.heads.contract import registered
+
+        known = registered()
+        unknown = sorted(set(self.tasks) - set(known))
         if unknown:
-            raise ModelConfigError(f"unknown task(s) {unknown}; known: {', '.join(TASKS)}")
+            raise ModelConfigError(f"unknown task(s) {unknown}; known: {', '.join(known)}")
         if self.body.hidden % self.body.heads:
             raise ModelConfigError(
                 f"body.hidden={self.body.hidden} is not divisible by body.heads={self.body.heads}"

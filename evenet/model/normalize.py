@@ -42,6 +42,8 @@ def _expanded(names: tuple[str, ...], periodic: tuple[str, ...]) -> tuple[str, .
 
 OBJECT_INPUTS = _expanded(OBJECT_FEATURES, PERIODIC_FEATURES["x"])
 GLOBAL_INPUTS = _expanded(GLOBAL_FEATURES, PERIODIC_FEATURES["globals"])
+# Object feature columns (raw x) the body's kNN graph and pair bias read: pT, eta, phi, E.
+KINEMATIC_COLUMNS = [OBJECT_FEATURES.index(name) for name in ("pT", "eta", "phi", "E")]
 NEUTRINO_INPUTS = _expanded(NEUTRINO_FEATURES, PERIODIC_FEATURES["neutrinos"])
 
 

@@ -3,7 +3,8 @@
 One row per event of each requested split, split after split, each in the loader's file order
 (shuffle off, nothing dropped); before a split is published its (run, event) are checked row
 by row against the dataset's, which also supply ``sample``. `evenet.io.predictions.load` joins
-the file back to any dataset column on (sample, run, event). Columns, by the heads the model has:
+the file back to any dataset column on (sample, run, event). Columns: the ids, then what each
+head declares (`Head.prediction_fields`, evenet/model/heads/contract.py); the built-in heads:
 
   sample              dictionary<string>, the dataset's sample name
   run, event          int64, the dataset's ids
@@ -55,7 +56,7 @@ import torch
 
 from evenet import __version__
 from evenet.data.loader import make_loader
-from evenet.io.columns import from_numpy, tensor_type, to_numpy
+from evenet.io.columns import from_numpy, to_numpy
 from evenet.io.manifest import load_manifest, sha256_file
 from evenet.io.predictions import (
     METADATA_KEY,
@@ -63,10 +64,11 @@ from evenet.io.predictions import (
     dataset_table,
     manifest_checksum,
 )
-from evenet.io.schema import N_OBJECTS, SPLITS
+from evenet.io.schema import SPLITS
 from evenet.io.temporaries import remove_stale
 from evenet.io.temporaries import temporary as temporary_name
 from evenet.model.checkpoint import from_checkpoint
+from evenet.model.heads.contract import PredictContext, PredictSettings
 from evenet.model.model import EveNet
 
 _ID_COLUMNS = ("run", "event", "process", "weight")
@@ -119,20 +121,12 @@ def predict(
         "batch_size": batch_size,
         "num_workers": num_workers,
         "hypotheses": hypotheses,
-        "segmentation_types": (
-            list(model.heads["segmentation"].types) if "segmentation" in model.heads else []
-        ),
     }
-    heads_schema = output_schema(model, samples, metadata, hypotheses)
-    sampling = {
-        "samples": samples,
-        "steps": diffusion_steps,
-        "generator": torch.Generator().manual_seed(seed),
-        "hypotheses": hypotheses,
-        "segmentation_types": (
-            list(model.heads["segmentation"].types) if "segmentation" in model.heads else []
-        ),
-    }
+    for head in model.heads.values():
+        metadata.update(head.prediction_metadata())
+    settings = PredictSettings(hypotheses, samples, diffusion_steps)
+    heads_schema = output_schema(model, settings, metadata)
+    sampling = {"settings": settings, "generator": torch.Generator().manual_seed(seed)}
     batches = 0
     with torch.no_grad(), _atomic_file(output) as temporary:
         with pq.ParquetWriter(temporary, with_ids(heads_schema), compression="zstd") as final:
@@ -255,38 +249,21 @@ def _split_events(manifest: dict, split: str) -> int:
 # ---- output layout ---------------------------------------------------------------------------
 
 
-def output_schema(
-    model: EveNet, neutrino_samples: int, metadata: dict, hypotheses: Sequence[str] = ()
-) -> pa.Schema:
-    """The output columns of ``model`` (see the module doc) with the provenance metadata."""
-    f32 = pa.float32()
+def output_schema(model: EveNet, settings: PredictSettings, metadata: dict) -> pa.Schema:
+    """The output columns of ``model``: the ids, then each head's `prediction_fields`, with
+    the provenance metadata."""
     fields = [
         pa.field("run", pa.int64()),
         pa.field("event", pa.int64()),
         pa.field("process", pa.int32()),
-        pa.field("weight", f32),
+        pa.field("weight", pa.float32()),
     ]
-    heads = model.heads
-    if "classification" in heads:
-        fields += [
-            pa.field("scores", tensor_type(f32, model.config.num_classes)),
-            pa.field("predicted_class", pa.int16()),
-        ]
-    for name in hypotheses:
-        head = heads["assignment"][name]
-        rows, width = len(head.daughters), max(head.daughters)
-        fields += [
-            pa.field(f"assignment.{name}", tensor_type(pa.int16(), rows, width)),
-            pa.field(f"assignment_probability.{name}", tensor_type(f32, rows)),
-            pa.field(f"detection.{name}", tensor_type(f32, rows)),
-        ]
-    if "segmentation" in heads:
-        fields.append(pa.field("segmentation", tensor_type(pa.int8(), N_OBJECTS)))
-        fields.append(pa.field("segmentation_instance", tensor_type(pa.int8(), N_OBJECTS)))
-    if neutrino_samples > 0:
-        fields.append(pa.field("neutrinos", tensor_type(f32, neutrino_samples, 2, 3)))
-    if "neutrino_generation" in heads:
-        fields.append(pa.field("neutrinos_exist", tensor_type(f32, 2)))
+    for head in model.heads.values():
+        fields += head.prediction_fields(settings)
+    names = [f.name for f in fields]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise PredictionError(f"several heads write the prediction column(s) {repeated}")
     return pa.schema(fields, metadata={METADATA_KEY: json.dumps(metadata).encode()})
 
 
@@ -346,33 +323,9 @@ def _predict_batch(model: EveNet, batch: dict, sampling: dict) -> dict[str, np.n
     """Output column name -> (B, ...) numpy values for one loader batch."""
     values = {name: _numpy(batch[name]) for name in _ID_COLUMNS}
     enc = model.encode(batch)
-    heads = model.heads
-    if "classification" in heads:
-        scores = heads["classification"](enc)["logits"].float().softmax(-1)
-        values["scores"] = _numpy(scores)
-        values["predicted_class"] = _numpy(scores.argmax(-1))
-    for name in sampling["hypotheses"]:  # every event, under each hypothesis
-        head = heads["assignment"][name]
-        found = head.predict(head(enc))
-        values[f"assignment.{name}"] = _numpy(found["assignment"])
-        values[f"assignment_probability.{name}"] = _numpy(found["probability"].float())
-        values[f"detection.{name}"] = _numpy(found["detection"].float())
-    if "segmentation" in heads:
-        head = heads["segmentation"]
-        found = head.predict(head(enc))
-        values["segmentation"] = _numpy(found["segmentation"])
-        values["segmentation_instance"] = _numpy(found["instance"])
-    if sampling["samples"] > 0:
-        normalised = heads["neutrino_generation"].sample(
-            enc,
-            steps=sampling["steps"],
-            n_samples=sampling["samples"],
-            generator=sampling["generator"],
-        )
-        values["neutrinos"] = _numpy(model.normalizer.neutrinos_inverse(normalised.float()))
-    if "neutrino_generation" in heads:
-        logits = heads["neutrino_generation"].existence_logits(enc)
-        values["neutrinos_exist"] = _numpy(logits.float().sigmoid())
+    context = PredictContext(batch, model.normalizer, sampling["settings"], sampling["generator"])
+    for head in model.heads.values():
+        values.update({k: _numpy(v) for k, v in head.predict_outputs(enc, context).items()})
     return values
 
 

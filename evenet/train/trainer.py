@@ -17,8 +17,10 @@ import torch
 
 from evenet.data.loader import make_loader
 from evenet.io.manifest import STATS_NAME, load_manifest, manifest_path, sha256_file
+from evenet.io.schema import TARGET_COLUMNS
 from evenet.model.config import preset
 from evenet.model.errors import CheckpointError
+from evenet.model.heads.contract import spec
 from evenet.model.model import EveNet
 from evenet.train import checkpointing, distributed
 from evenet.train.checkpointing import BestTracker, RunState
@@ -35,14 +37,17 @@ from evenet.train.validate import Validator, validation_loader
 from evenet.train.weights import TrainWeights, process_factors
 
 _INPUT_COLUMNS = ("x", "x_mask", "globals", "weight", "process")
-_TARGET_COLUMNS = ("topology", "assignment", "segmentation", "neutrinos", "neutrinos_mask")
 
 
-def _columns(manifest: dict) -> list[str]:
-    """Loader columns: inputs, targets where the dataset has them (``label`` comes with the
-    class map)."""
-    columns = [*_INPUT_COLUMNS, *(_TARGET_COLUMNS if manifest.get("has_targets") else ())]
-    return columns + (["label"] if manifest.get("class_map") else [])
+def _columns(manifest: dict, tasks: tuple[str, ...]) -> list[str]:
+    """Loader columns: the inputs and what the heads of ``tasks`` read (registry `columns`;
+    ``label`` exists only with a class map, truth targets only where the dataset has them)."""
+    wanted = [c for task in tasks for c in spec(task).columns]
+    if not manifest.get("class_map"):
+        wanted = [c for c in wanted if c != "label"]
+    if not manifest.get("has_targets"):
+        wanted = [c for c in wanted if c not in TARGET_COLUMNS]
+    return list(dict.fromkeys([*_INPUT_COLUMNS, *wanted]))
 
 
 def dataset_inputs(dataset: Path) -> tuple[dict, dict]:
@@ -63,8 +68,7 @@ def _tasks_for(manifest: dict, tasks: tuple[str, ...]) -> tuple[str, ...]:
     """Drop the supervised heads a dataset has no targets for (data, CMS files)."""
     if manifest.get("has_targets"):
         return tasks
-    needs_truth = {"assignment", "segmentation", "neutrino_generation"}
-    return tuple(t for t in tasks if t not in needs_truth)
+    return tuple(t for t in tasks if not spec(t).needs_truth)
 
 
 def build_model(options: TrainOptions, manifest: dict, stats: dict) -> EveNet:
@@ -135,7 +139,7 @@ def train(
         seed=options.seed,
         drop_last=True,
         num_workers=options.num_workers,
-        columns=_columns(manifest),
+        columns=_columns(manifest, tasks),
         max_events=options.train_events or None,
     )
     train_weights = TrainWeights(process_factors(dataset, options.mix))
@@ -147,7 +151,7 @@ def train(
     state.identity = wanted
     validation = None
     if options.eval_every and info.is_main:
-        validation = validation_loader(dataset, options, _columns(manifest))
+        validation = validation_loader(dataset, options, _columns(manifest, tasks))
     step, epoch = _start(paths, model, state, options, mode, info, log)
     validator = None
     if validation is not None:

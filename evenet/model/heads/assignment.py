@@ -22,11 +22,14 @@ import itertools
 import math
 import string
 
+import pyarrow as pa
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from evenet.io.columns import tensor_type
 from evenet.model.encoded import Encoded
+from evenet.model.heads.contract import Head, LossContext, PredictContext, PredictSettings
 
 
 def large_negative(dtype: torch.dtype) -> float:
@@ -378,3 +381,63 @@ class AssignmentHead(nn.Module):
             "probability": probability,
             "detection": out["detection"].sigmoid(),
         }
+
+
+class AssignmentHeads(nn.ModuleDict, Head):
+    """The task `assignment`: one `AssignmentHead` per topology with resonances, keyed by the
+    topology's name (state-dict keys ``heads.assignment.<topology>.*``).
+
+    Training: each topology's head sees only its own events (8 heads on every event would cost
+    8x); the loss is the mean over events with a topology (weighted by the training weight when
+    given). Prediction: for each hypothesis topology T (``PredictSettings.hypotheses``) every
+    event gets ``assignment.<T>``, ``assignment_probability.<T>`` and ``detection.<T>`` from
+    the exclusive decode; no truth enters prediction."""
+
+    def __init__(self, hidden: int, topologies: list[dict], **options):
+        super().__init__(
+            {t["name"]: AssignmentHead(hidden, t, **options) for t in topologies if t["resonances"]}
+        )
+
+    def training_loss(self, enc: Encoded, ctx: LossContext) -> torch.Tensor:
+        batch, weight = ctx.batch, ctx.weight
+        total = enc.event.sum() * 0.0  # graph-connected zero when no event has a topology
+        order, groups = group_by_topology(batch["topology"], [h.topology_id for h in self.values()])
+        if not groups:
+            return total
+        enc = enc.select(order)
+        topology, assignment = batch["topology"][order].long(), batch["assignment"][order]
+        weight = None if weight is None else weight[order]
+        norm = 0.0
+        for head in self.values():
+            rows = groups.get(head.topology_id)
+            if rows is None:
+                continue
+            sub = {"topology": topology[rows], "assignment": assignment[rows]}
+            sub_weight = None if weight is None else weight[rows]
+            # Each head's mean, times its share of the normalisation (events or summed |w|).
+            share = rows.stop - rows.start if weight is None else sub_weight.abs().sum()
+            total = total + head.loss(head(enc.select(rows)), sub, sub_weight) * share
+            norm = norm + share
+        return total / (norm if weight is None else norm.clamp(min=1e-12))
+
+    def prediction_fields(self, settings: PredictSettings) -> list[pa.Field]:
+        fields = []
+        for name in settings.hypotheses:
+            head = self[name]
+            rows, width = len(head.daughters), max(head.daughters)
+            fields += [
+                pa.field(f"assignment.{name}", tensor_type(pa.int16(), rows, width)),
+                pa.field(f"assignment_probability.{name}", tensor_type(pa.float32(), rows)),
+                pa.field(f"detection.{name}", tensor_type(pa.float32(), rows)),
+            ]
+        return fields
+
+    def predict_outputs(self, enc: Encoded, ctx: PredictContext) -> dict[str, torch.Tensor]:
+        values = {}
+        for name in ctx.settings.hypotheses:  # every event, under each hypothesis
+            head = self[name]
+            found = head.predict(head(enc))
+            values[f"assignment.{name}"] = found["assignment"]
+            values[f"assignment_probability.{name}"] = found["probability"]
+            values[f"detection.{name}"] = found["detection"]
+        return values

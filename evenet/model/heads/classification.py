@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pyarrow as pa
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from evenet.io.columns import tensor_type
 from evenet.model.encoded import Encoded
+from evenet.model.heads.contract import Head, LossContext, PredictContext, PredictSettings
 
 
 def _mlp(dim_in: int, hidden: int, layers: int, dim_out: int) -> nn.Sequential:
@@ -31,12 +34,27 @@ def weighted_mean(values: torch.Tensor, weight: torch.Tensor | None) -> torch.Te
     return (values * weight).sum() / weight.abs().sum().clamp(min=1e-12)
 
 
-class ClassificationHead(nn.Module):
-    """Logits over the task's classes from the event token and the mean object token."""
+class ClassificationHead(Head):
+    """Logits over the task's classes from the event token and the mean object token.
+    Predicts ``scores`` (softmax over the C classes) and ``predicted_class`` (their argmax)."""
 
     def __init__(self, hidden: int, num_classes: int, layers: int = 2):
         super().__init__()
+        self.num_classes = num_classes
         self.net = _mlp(2 * hidden, hidden, layers, num_classes)
+
+    def training_loss(self, enc: Encoded, ctx: LossContext) -> torch.Tensor:
+        return self.loss(self(enc), ctx.batch["label"], ctx.weight)
+
+    def prediction_fields(self, settings: PredictSettings) -> list[pa.Field]:
+        return [
+            pa.field("scores", tensor_type(pa.float32(), self.num_classes)),
+            pa.field("predicted_class", pa.int16()),
+        ]
+
+    def predict_outputs(self, enc: Encoded, ctx: PredictContext) -> dict[str, torch.Tensor]:
+        scores = self(enc)["logits"].float().softmax(-1)
+        return {"scores": scores, "predicted_class": scores.argmax(-1)}
 
     def forward(self, enc: Encoded) -> dict[str, torch.Tensor]:
         return {"logits": self.net(enc.pooled())}

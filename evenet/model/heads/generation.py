@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pyarrow as pa
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from evenet.io.columns import tensor_type
 from evenet.model.diffusion import (
     DEFAULT_SAMPLE_STEPS,
     MAX_LOGSNR,
@@ -23,6 +25,8 @@ from evenet.model.diffusion import (
     v_target,
 )
 from evenet.model.encoded import Encoded
+from evenet.model.heads.contract import Head, LossContext, PredictContext, PredictSettings
+from evenet.model.normalize import KINEMATIC_COLUMNS
 
 NEUTRINO_SLOTS = 2
 NEUTRINO_DIM = 4
@@ -69,7 +73,7 @@ class _TimeEmbedding(nn.Module):
 # Neutrinos
 
 
-class NeutrinoHead(nn.Module):
+class NeutrinoHead(Head):
     """Conditional denoiser of the two neutrino slots, attending to the body's encoding.
 
     Queries are the two noised neutrinos (plus a slot and a noise-level embedding); the memory is
@@ -77,6 +81,9 @@ class NeutrinoHead(nn.Module):
     existence logit, read from the event token, says whether each slot holds a neutrino at all
     (a sample of an absent slot means nothing); it is trained on events with a truth topology
     only, where ``neutrinos_mask`` is known.
+
+    Predicts ``neutrinos_exist`` (B, 2) for every event and, with ``neutrino_samples`` S > 0,
+    ``neutrinos`` (B, S, 2, 3): S samples of the two slots in raw (pT, eta, phi).
     """
 
     def __init__(self, hidden: int, *, dim: int = 128, layers: int = 2, heads: int = 4):
@@ -91,6 +98,38 @@ class NeutrinoHead(nn.Module):
         self.decoder = nn.TransformerDecoder(layer, layers, norm=nn.LayerNorm(dim))
         self.out = nn.Linear(dim, NEUTRINO_DIM)
         self.exists = nn.Sequential(nn.LayerNorm(hidden), nn.Linear(hidden, NEUTRINO_SLOTS))
+
+    def training_loss(self, enc: Encoded, ctx: LossContext) -> torch.Tensor:
+        batch = ctx.batch
+        return self.loss(
+            enc,
+            ctx.normalizer.neutrinos(batch["neutrinos"].float()),
+            batch["neutrinos_mask"].bool(),
+            generator=ctx.generator,
+            weight=ctx.weight,
+            known=batch["topology"] >= 0,
+        )
+
+    def prediction_fields(self, settings: PredictSettings) -> list[pa.Field]:
+        f32 = pa.float32()
+        fields = [pa.field("neutrinos_exist", tensor_type(f32, NEUTRINO_SLOTS))]
+        if settings.neutrino_samples > 0:
+            shape = (settings.neutrino_samples, NEUTRINO_SLOTS, 3)
+            fields.append(pa.field("neutrinos", tensor_type(f32, *shape)))
+        return fields
+
+    def predict_outputs(self, enc: Encoded, ctx: PredictContext) -> dict[str, torch.Tensor]:
+        values = {"neutrinos_exist": self.existence_logits(enc).float().sigmoid()}
+        settings = ctx.settings
+        if settings.neutrino_samples > 0:
+            normalised = self.sample(
+                enc,
+                steps=settings.diffusion_steps,
+                n_samples=settings.neutrino_samples,
+                generator=ctx.generator,
+            )
+            values["neutrinos"] = ctx.normalizer.neutrinos_inverse(normalised.float())
+        return values
 
     def existence_logits(self, enc: Encoded) -> torch.Tensor:
         """(B, 2) logit that each neutrino slot exists."""
@@ -199,8 +238,23 @@ def _choose_noised(
     return (rank < k.unsqueeze(1)) & mask
 
 
-class MaskedPointHead(nn.Module):
-    """Self-supervised masked point generation: predict v of the noised objects from tokens."""
+class MaskedPointHead(Head):
+    """Self-supervised masked point generation: predict v of the noised objects from tokens.
+    Reads the noised copy: `corrupt` diffuses a fraction of its objects."""
+
+    def corrupt(self, inputs: dict, clean: dict, ctx: LossContext) -> NoisedObjects:
+        noised = self.noise_objects(
+            clean["objects"], clean["mask"], ctx.mask_fraction, generator=ctx.generator
+        )
+        inputs["objects"] = noised.z_t
+        inputs["token_logsnr"] = noised.token_logsnr
+        # The graph and pair bias of noised tokens come from their noised kinematics.
+        raw = ctx.normalizer.objects_inverse(noised.z_t)[..., KINEMATIC_COLUMNS]
+        inputs["kinematics"] = torch.where(noised.noised.unsqueeze(-1), raw, clean["kinematics"])
+        return noised
+
+    def training_loss(self, enc: Encoded, ctx: LossContext) -> torch.Tensor:
+        return self.loss(self(enc), ctx.state, ctx.weight)
 
     def __init__(self, hidden: int, object_dim: int = 8):
         super().__init__()
@@ -264,7 +318,7 @@ class NoisedGlobals:
     v: torch.Tensor
 
 
-class GlobalGenerationHead(nn.Module):
+class GlobalGenerationHead(Head):
     """Diffusion over the normalised globals, given the event encoding and `condition` columns.
 
     `condition` lists global indices that stay clean and are given at sampling time (e.g. the
@@ -301,6 +355,16 @@ class GlobalGenerationHead(nn.Module):
             nn.GELU(),
             nn.Linear(dim, global_dim),
         )
+
+    def corrupt(self, inputs: dict, clean: dict, ctx: LossContext) -> NoisedGlobals:
+        noised = self.noise_globals(clean["globals"], generator=ctx.generator)
+        inputs["globals"] = noised.g_t
+        inputs["global_logsnr"] = noised.logsnr
+        return noised
+
+    def training_loss(self, enc: Encoded, ctx: LossContext) -> torch.Tensor:
+        noised = ctx.state
+        return self.loss(self(enc, noised.g_t, noised.logsnr), noised, ctx.weight)
 
     def noise_globals(
         self, g: torch.Tensor, generator: torch.Generator | None = None

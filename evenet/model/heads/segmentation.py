@@ -15,14 +15,18 @@ import functools
 import itertools
 import math
 
+import pyarrow as pa
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from evenet.io.columns import tensor_type
+from evenet.io.schema import N_OBJECTS
 from evenet.io.topologies import resonance_types
 from evenet.model.config import ModelConfigError
 from evenet.model.encoded import Encoded
 from evenet.model.heads.assignment import key_padding_mask, large_negative
+from evenet.model.heads.contract import Head, LossContext, PredictContext, PredictSettings
 
 MAX_PERMUTATIONS = 100_000  # Q!/(Q-T)! beyond this the enumeration gets too costly
 
@@ -71,8 +75,27 @@ def pairwise_mask_cost(logits: torch.Tensor, target: torch.Tensor, real: torch.T
     return bce + dice
 
 
-class SegmentationHead(nn.Module):
-    """Set prediction of resonance instances over the object slots (see the module doc)."""
+class SegmentationHead(Head):
+    """Set prediction of resonance instances over the object slots (see the module doc).
+    Predicts per object slot ``segmentation`` (its resonance type, an index into ``types``,
+    recorded as the prediction metadata ``segmentation_types``) and ``segmentation_instance``
+    (slots with the same value come from one resonance); -1 for none."""
+
+    def training_loss(self, enc: Encoded, ctx: LossContext) -> torch.Tensor:
+        return self.loss(self(enc), ctx.batch, ctx.weight)
+
+    def prediction_fields(self, settings: PredictSettings) -> list[pa.Field]:
+        return [
+            pa.field("segmentation", tensor_type(pa.int8(), N_OBJECTS)),
+            pa.field("segmentation_instance", tensor_type(pa.int8(), N_OBJECTS)),
+        ]
+
+    def predict_outputs(self, enc: Encoded, ctx: PredictContext) -> dict[str, torch.Tensor]:
+        found = self.predict(self(enc))
+        return {"segmentation": found["segmentation"], "segmentation_instance": found["instance"]}
+
+    def prediction_metadata(self) -> dict:
+        return {"segmentation_types": list(self.types)}
 
     def __init__(
         self,
