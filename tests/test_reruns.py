@@ -112,7 +112,6 @@ def test_run_training_override_reruns_that_run_only(workflow):
         "finetune haa/main/scratch/size_all/seed1",
         "predict haa/main/pretrained/size_all/seed1",
         "predict haa/main/scratch/size_all/seed1",
-        "analyses pretraining",
     }
 
 
@@ -120,7 +119,6 @@ def test_prediction_setting_reruns_predictions_only(workflow):
     assert workflow("analyses: {haa: {runs: {main: {predict: {splits: [val, test]}}}}}\n") == {
         "predict haa/main/pretrained/size_all/seed1",
         "predict haa/main/scratch/size_all/seed1",
-        "analyses pretraining",
     }
 
 
@@ -129,7 +127,6 @@ def test_pretraining_key_reruns_pretraining_and_pretrained_finetunes(workflow):
         "pretrain",
         "finetune haa/main/pretrained/size_all/seed1",
         "predict haa/main/pretrained/size_all/seed1",
-        "analyses pretraining",
     }
 
 
@@ -150,7 +147,7 @@ def test_disabled_analysis_schedules_no_analysis_job(tmp_path):
     enabled = _jobs(_run(tmp_path, [], "dryrun"), tmp_path / "out")
     disabled = _jobs(_run(tmp_path, [tmp_path / "off.yaml"], "dryrun"), tmp_path / "out")
     analysis_jobs = {j for j in enabled if j.startswith(("finetune", "predict", "analyses"))}
-    assert len(analysis_jobs) == 5  # 2 finetune, 2 predict, the pretraining comparison
+    assert len(analysis_jobs) == 4  # 2 finetune, 2 predict (ci's haa dataset has no background)
     assert disabled == enabled - analysis_jobs
 
 

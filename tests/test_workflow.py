@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from analyses.haa import paths as haa_paths
 from evenet import job_options as jo
 from evenet import paths
 from evenet.config import load_config, samples, shards
@@ -126,9 +127,11 @@ def test_dry_run_all(profile, dry_runs):
         "pretrain": 1,
         "finetune": len(runs),
         "predict": len(runs),
-        "haa_pretraining": len(config["analyses"]["haa"]["runs"]),
+        **({"haa_pretraining": 1} if haa_paths.comparisons(config) else {}),
         "all": 1,
     }
+    # The comparison runs where the haa dataset has signal and background (not at ci scale).
+    assert bool(haa_paths.comparisons(config)) == (profile != "ci")
     commands = shell_commands(output)
     assert len(commands) == _expected_shards(profile)
     # Jobs get their resolved options, never config-file paths, and write below output_dir.

@@ -43,8 +43,17 @@ def comparison(config: Mapping[str, Any], run: str = "{run}") -> dict[str, str]:
 
 
 def comparisons(config: Mapping[str, Any]) -> list[str]:
+    """The comparison tables of every run whose dataset has a `signal` class (a dataset of
+    signal alone, as config/ci.yaml's, has no background to compare against)."""
     return [
         path
-        for run in config["analyses"][NAME]["runs"]
+        for run, spec in config["analyses"][NAME]["runs"].items()
+        if has_signal_class(config, spec["dataset"])
         for path in comparison(config, run).values()
     ]
+
+
+def has_signal_class(config: Mapping[str, Any], dataset: str) -> bool:
+    """Whether the dataset's class expressions define a class named ``signal``."""
+    classes = config["datasets"][dataset].get("classes") or []
+    return any(str(c).split("=", 1)[0].strip() == "signal" for c in classes)
