@@ -1,0 +1,1 @@
+"""Statistics shared by the analyses: unfolding (and, with later issues, toys and limits)."""
