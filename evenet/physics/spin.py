@@ -88,3 +88,42 @@ def cos_phi(top, antitop, lepton_plus, lepton_minus):
     """cos φ = l̂⁺·l̂⁻ (each in its top's rest frame); D = −3⟨cos φ⟩."""
     l_plus, l_minus, _, _ = analyser_directions(top, antitop, lepton_plus, lepton_minus)
     return np.sum(l_plus * l_minus, axis=-1)
+
+
+AXES = ("k", "r", "n")
+
+
+def observables(top, antitop, lepton_plus, lepton_minus) -> dict[str, np.ndarray]:
+    """Per-event spin observables (PHYSICS.md §3), each of shape (...):
+
+    ``cos_plus_<a>``, ``cos_minus_<a>``: cos θ±_a, the ℓ± direction in its top's rest frame
+    projected on axis a of the helicity basis (k, r, n; the same axes for t and t̄, r̂ and n̂
+    not flipped by the sign of cos Θ); ``cc_<a><b>`` = cos θ⁺_a cos θ⁻_b (all nine); and
+    ``cos_phi`` = l̂⁺·l̂⁻.
+    """
+    l_plus, l_minus, _, _ = analyser_directions(top, antitop, lepton_plus, lepton_minus)
+    out = {}
+    for i, a in enumerate(AXES):
+        out[f"cos_plus_{a}"] = l_plus[..., i]
+        out[f"cos_minus_{a}"] = l_minus[..., i]
+    for i, a in enumerate(AXES):
+        for j, b in enumerate(AXES):
+            out[f"cc_{a}{b}"] = l_plus[..., i] * l_minus[..., j]
+    out["cos_phi"] = np.sum(l_plus * l_minus, axis=-1)
+    return out
+
+
+def coefficients(means: dict[str, float]) -> dict[str, float]:
+    """The spin coefficients from the means of `observables`: C_ab = −9⟨cos θ⁺_a cos θ⁻_b⟩,
+    B⁺_a = 3⟨cos θ⁺_a⟩, B⁻_a = −3⟨cos θ⁻_a⟩, D = tr C / 3, D_φ = −3⟨cos φ⟩ (identical to D
+    event by event), D′ = −3D (entangled: D < −1/3 ⇔ D′ > 1)."""
+    out = {}
+    for a in AXES:
+        out[f"B_plus_{a}"] = 3.0 * means[f"cos_plus_{a}"]
+        out[f"B_minus_{a}"] = -3.0 * means[f"cos_minus_{a}"]
+        for b in AXES:
+            out[f"C_{a}{b}"] = -9.0 * means[f"cc_{a}{b}"]
+    out["D"] = sum(out[f"C_{a}{a}"] for a in AXES) / 3.0
+    out["D_phi"] = -3.0 * means["cos_phi"]
+    out["D_prime"] = -3.0 * out["D"]
+    return out

@@ -91,3 +91,55 @@ def test_scalar_hook_acceptance_agrees_with_the_vectorised_definition():
             vector = acceptance_probability(initial, t, tb, lp, lm)
             scalar = acceptance_scalar(initial, tuple(t), tuple(tb), tuple(lp), tuple(lm))
             assert scalar == pytest.approx(float(vector), abs=1e-9)
+
+
+def _random_tops_and_leptons(n: int, seed: int):
+    rng = np.random.default_rng(seed)
+
+    def four(mass, scale):
+        p = rng.normal(0, scale, (n, 3))
+        return np.concatenate([np.sqrt(mass**2 + (p**2).sum(1, keepdims=True)), p], axis=1)
+
+    return four(173.0, 120.0), four(173.0, 120.0), four(0.0, 40.0), four(0.0, 40.0)
+
+
+def test_trace_of_c_equals_d_phi_event_by_event():
+    """Guards the axes and signs of the estimators: -3 sum_a cos+_a cos-_a equals -3 cos phi
+    for every event (the basis is orthonormal), so tr C / 3 = D_phi to 1e-12."""
+    from evenet.physics.spin import observables
+
+    obs = observables(*_random_tops_and_leptons(1000, seed=3))
+    trace = obs["cc_kk"] + obs["cc_rr"] + obs["cc_nn"]
+    np.testing.assert_allclose(-3 * trace, -3 * obs["cos_phi"], atol=1e-12, rtol=0)
+    assert np.abs(obs["cc_kr"] - obs["cos_plus_k"] * obs["cos_minus_r"]).max() == 0
+    assert 0.2 < np.std(obs["cos_phi"]) < 0.8  # random directions, not a constant
+
+
+def test_coefficients_recover_an_lo_correlation_matrix():
+    """Guards C_ab = -9<cos+_a cos-_b> and the signs of B: leptons drawn with the LO weight
+    (1 - l+ C l-)/2 of a fixed C give back C (and B = 0, D = tr C / 3 = D_phi)."""
+    from evenet.physics.spin import coefficients
+
+    rng = np.random.default_rng(7)
+    true_c = np.array([[0.3, 0.1, 0.0], [0.1, 0.2, 0.0], [0.0, 0.0, 0.4]])
+    l_plus = rng.normal(size=(400_000, 3))
+    l_minus = rng.normal(size=(400_000, 3))
+    l_plus /= np.linalg.norm(l_plus, axis=1, keepdims=True)
+    l_minus /= np.linalg.norm(l_minus, axis=1, keepdims=True)
+    w = 0.5 * (1 - np.einsum("ei,ij,ej->e", l_plus, true_c, l_minus))
+    keep = rng.uniform(size=len(w)) < w
+    lp, lm = l_plus[keep], l_minus[keep]
+    means = {}
+    for i, a in enumerate("krn"):
+        means[f"cos_plus_{a}"] = lp[:, i].mean()
+        means[f"cos_minus_{a}"] = lm[:, i].mean()
+        for j, b in enumerate("krn"):
+            means[f"cc_{a}{b}"] = (lp[:, i] * lm[:, j]).mean()
+    means["cos_phi"] = (lp * lm).sum(1).mean()
+    found = coefficients(means)
+    for i, a in enumerate("krn"):
+        assert abs(found[f"B_plus_{a}"]) < 0.02 and abs(found[f"B_minus_{a}"]) < 0.02
+        for j, b in enumerate("krn"):
+            assert abs(found[f"C_{a}{b}"] - true_c[i, j]) < 0.03, (a, b)
+    assert abs(found["D"] - found["D_phi"]) < 1e-12
+    assert abs(found["D_prime"] + 3 * found["D"]) < 1e-12
