@@ -64,9 +64,9 @@ def test_defaults_are_filled_in_runs(tmp_path):
 
 def test_enabled_lists_only_enabled_analyses(tmp_path):
     config = _load(tmp_path, "analyses: {haa: {enabled: false}}\n")
-    assert analyses.enabled(config) == []
-    assert paths.finetune_runs(config) == []
-    assert analyses.enabled(load_config([default_config_path()])) == ["haa"]
+    assert analyses.enabled(config) == ["qe"]
+    assert paths.finetune_runs(config) == []  # qe has no fine-tuning runs yet
+    assert analyses.enabled(load_config([default_config_path()])) == ["haa", "qe"]
 
 
 def test_every_analysis_package_follows_the_contract():

@@ -128,6 +128,7 @@ def test_dry_run_all(profile, dry_runs):
         "finetune": len(runs),
         "predict": len(runs),
         **({"haa_pretraining": 1} if haa_paths.comparisons(config) else {}),
+        "qe_cutflow": 1,
         "all": 1,
     }
     # The comparison runs where the haa dataset has signal and background (not at ci scale).

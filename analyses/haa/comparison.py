@@ -25,7 +25,7 @@ import numpy as np
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from evenet.errors import EvenetError
-from evenet.io.predictions import load, metadata
+from evenet.io.predictions import load, metadata, to_numpy
 
 TOPOLOGY = "haa_4b"
 SIGNAL_EFFICIENCY = 0.25
@@ -77,9 +77,9 @@ def run_metrics(
     signal = classes.index(signal_class)
     process = table["process"].to_numpy()
     labels = np.array([class_of.get(int(p), -1) == signal for p in process])
-    scores = np.stack(table["scores"].to_numpy(zero_copy_only=False))[:, signal]
-    predicted = _tensor(table[column])[:, :2, :2]
-    truth = _tensor(table["assignment"])[:, :2, :2]
+    scores = to_numpy(table["scores"])[:, signal]
+    predicted = to_numpy(table[column])[:, :2, :2]
+    truth = to_numpy(table["assignment"])[:, :2, :2]
     matched = labels & (truth >= 0).all(axis=(1, 2))
     correct = pairs_correct(predicted, truth)
     if labels.all() or not labels.any():
@@ -109,14 +109,6 @@ def run_metrics(
     }
     result["bootstrap"] = {"resamples": bootstrap, "seed": seed}
     return result
-
-
-def _tensor(column) -> np.ndarray:
-    """A fixed-shape tensor column as one numpy array."""
-    chunks = column.combine_chunks()
-    if hasattr(chunks, "to_numpy_ndarray"):
-        return chunks.to_numpy_ndarray()
-    return np.stack(chunks.to_numpy(zero_copy_only=False))
 
 
 def summarise(runs: list[dict]) -> list[dict]:

@@ -5,7 +5,8 @@ A prediction file (``evenet predict``) holds one row per event of the predicted 
 ``sample, run, event, split, process, weight``, the head outputs, and its provenance as JSON
 under the schema metadata key ``evenet.prediction`` (checkpoint and dataset-manifest sha256).
 ``load`` joins it to the dataset's columns on (sample, run, event), whatever the row order of
-either, and refuses a prediction made on another version of the dataset.
+either, and refuses a prediction made on another version of the dataset. ``to_numpy`` turns a
+column of the result (tensor, fixed-size list or scalar) into one (n, *shape) numpy array.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from evenet.errors import EvenetError
+from evenet.io.columns import to_numpy  # noqa: F401 (re-exported: analyses read columns with it)
 from evenet.io.event_keys import DuplicateEventError, keys, locate
 from evenet.io.manifest import load_manifest, manifest_path, sha256_file, shard_entries
 from evenet.io.schema import SPLITS
