@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -180,7 +181,11 @@ def main(argv: list[str] | None = None) -> int:
     runs = json.loads(args.runs)
     for k, run in enumerate(runs, 1):
         print(f"[{k}/{len(runs)}] {run['mode']} size {run['size']} seed {run['seed']}", flush=True)
-        run["metrics"] = run_metrics(run["path"], args.dataset, bootstrap=args.bootstrap)
+        try:
+            run["metrics"] = run_metrics(run["path"], args.dataset, bootstrap=args.bootstrap)
+        except EvenetError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
     summary = summarise(runs)
     _write_atomic(args.json, json.dumps({"summary": summary, "runs": runs}, indent=2) + "\n")
     _write_atomic(args.markdown, markdown(summary, runs))

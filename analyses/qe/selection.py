@@ -21,6 +21,7 @@ import argparse
 import csv
 import json
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -132,7 +133,10 @@ def cutflow(
 
 def dataset_cutflow(dataset: str | os.PathLike, mtt_max: float = 400.0) -> list[dict]:
     """The cutflow of every event of a converted dataset (all splits)."""
-    manifest = json.loads((Path(dataset) / "manifest.json").read_text())
+    manifest_file = Path(dataset) / "manifest.json"
+    if not manifest_file.is_file():
+        raise SelectionError(f"{manifest_file} does not exist: is {dataset} a converted dataset?")
+    manifest = json.loads(manifest_file.read_text())
     if not manifest.get("has_targets"):
         raise SelectionError(f"{dataset} has no truth targets: the qe region needs `partons`")
     ids = [t["id"] for t in manifest.get("topologies", []) if t["name"] == TOPOLOGY]
@@ -141,11 +145,31 @@ def dataset_cutflow(dataset: str | os.PathLike, mtt_max: float = 400.0) -> list[
     columns = ["x", "x_mask", "partons", "partons_mask", "topology", "weight"]
     table = load(None, dataset, columns=columns)
     weights = table["weight"].to_numpy()
-    selected = select(to_numpy(table["x"]), to_numpy(table["x_mask"]))
-    mtt = parton_mtt(to_numpy(table["partons"]), to_numpy(table["partons_mask"]))
     is_ttbar = table["topology"].to_numpy() == ids[0]
+    if not is_ttbar.any():
+        raise SelectionError(
+            f"no event of {dataset} has the {TOPOLOGY} topology: analyses.qe.dataset must hold "
+            "dileptonic tt̄ (the sample ttbar_dilepton)"
+        )
+    x, partons = to_numpy(table["x"]), to_numpy(table["partons"])
+    partons_mask = to_numpy(table["partons_mask"])
+    check_finite(x, partons, partons_mask, dataset)
+    selected = select(x, to_numpy(table["x_mask"]))
+    mtt = parton_mtt(partons, partons_mask)
     in_region = is_ttbar & (mtt < mtt_max)
     return cutflow(selected, weights, in_region, mtt_max)
+
+
+def check_finite(x, partons, partons_mask, where) -> None:
+    """Refuse NaN or inf in the objects or in the existing partons (they would drop events
+    from the region silently: NaN < 400 is False)."""
+    bad_x = ~np.isfinite(x).all(axis=(1, 2))
+    bad_partons = ~np.isfinite(np.where(partons_mask[..., None], partons, 0.0)).all(axis=(1, 2))
+    if bad_x.any() or bad_partons.any():
+        raise SelectionError(
+            f"{where}: non-finite values in x of {int(bad_x.sum())} and in partons of "
+            f"{int(bad_partons.sum())} events: reconvert the samples"
+        )
 
 
 def write_csv(rows: list[dict], output: Path) -> None:
@@ -163,7 +187,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", required=True, type=Path, help="cutflow.csv to write")
     parser.add_argument("--mtt-max", type=float, default=400.0, help="region edge, GeV")
     args = parser.parse_args(argv)
-    rows = dataset_cutflow(args.dataset, args.mtt_max)
+    try:
+        rows = dataset_cutflow(args.dataset, args.mtt_max)
+    except EvenetError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     args.output.parent.mkdir(parents=True, exist_ok=True)
     write_csv(rows, args.output)
     for row in rows:

@@ -105,12 +105,7 @@ class EveNet(nn.Module):
             noised = dict(clean)
             for task in noised_tasks:
                 contexts[task].state = self.heads[task].corrupt(noised, clean, contexts[task])
-            b = clean["mask"].shape[0]
-            noised.setdefault(
-                "token_logsnr", clean["objects"].new_full(clean["mask"].shape, CLEAN_LOGSNR)
-            )
-            noised.setdefault("global_logsnr", clean["objects"].new_full((b,), CLEAN_LOGSNR))
-            copies.append(noised)
+            copies.append(_with_noise_levels(noised))
         encoded = self.body(**_concat(copies))
         b = clean["mask"].shape[0] if clean_tasks else 0  # events of the clean copy
         by_copy = {False: encoded.select(slice(0, b)), True: encoded.select(slice(b, None))}
@@ -130,11 +125,17 @@ class EveNet(nn.Module):
         return {**inputs, "objects": objects.masked_fill(drop.unsqueeze(-1), 0.0)}
 
 
+def _with_noise_levels(inputs: dict) -> dict:
+    """``inputs`` with the per-token and global noise levels a corrupting head did not set
+    (clean: CLEAN_LOGSNR)."""
+    out = dict(inputs)
+    out.setdefault("token_logsnr", out["objects"].new_full(out["mask"].shape, CLEAN_LOGSNR))
+    out.setdefault("global_logsnr", out["objects"].new_full(out["mask"].shape[:1], CLEAN_LOGSNR))
+    return out
+
+
 def _concat(copies: list[dict]) -> dict:
     if len(copies) == 1:
         return copies[0]
-    b = copies[0]["mask"].shape[0]
-    first = dict(copies[0])
-    first.setdefault("token_logsnr", first["objects"].new_full(first["mask"].shape, CLEAN_LOGSNR))
-    first.setdefault("global_logsnr", first["objects"].new_full((b,), CLEAN_LOGSNR))
+    first = _with_noise_levels(copies[0])
     return {k: torch.cat([first[k], *(c[k] for c in copies[1:])], dim=0) for k in first}

@@ -60,3 +60,32 @@ def test_parton_mtt_and_cutflow_rows():
     assert [r["events"] for r in rows] == [2, 2, 2, 2, 2, 1]
     assert rows[-1]["step"] == "parton m_tt < 400 GeV (region)" and rows[-1]["weighted"] == 2.0
     assert rows[0]["weighted_efficiency"] == 1.0
+
+
+def test_unusable_datasets_are_refused_with_what_to_fix(tmp_path, capsys):
+    """Guards against a traceback (no manifest) or a silent empty cutflow (another sample)."""
+    from analyses.qe.selection import main
+    from tests.shard_factory import write_dataset
+
+    assert main(["--dataset", str(tmp_path / "nope"), "--output", str(tmp_path / "c.csv")]) == 1
+    assert "does not exist: is" in capsys.readouterr().err
+    write_dataset(tmp_path / "other", 60)  # synthetic: no ttbar_dilepton topology
+    assert main(["--dataset", str(tmp_path / "other"), "--output", str(tmp_path / "c.csv")]) == 1
+    assert "no topology 'ttbar_dilepton'" in capsys.readouterr().err
+    assert not (tmp_path / "c.csv").exists()
+
+
+def test_non_finite_inputs_are_refused():
+    """Guards against NaN partons silently leaving the region (NaN < 400 is False)."""
+    import pytest
+
+    from analyses.qe.selection import SelectionError, check_finite
+
+    x, mask = np.zeros((2, 18, 7)), np.ones((2, 10), bool)
+    partons = np.zeros((2, 10, 4))
+    check_finite(x, partons, mask, "ds")
+    partons[1, 3, 0] = np.nan
+    with pytest.raises(SelectionError, match=r"non-finite values in x of 0 and in partons of 1"):
+        check_finite(x, partons, mask, "ds")
+    mask[1, 3] = False  # a missing parton may hold anything
+    check_finite(x, partons, mask, "ds")
