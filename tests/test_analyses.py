@@ -65,7 +65,7 @@ def test_defaults_are_filled_in_runs(tmp_path):
 def test_enabled_lists_only_enabled_analyses(tmp_path):
     config = _load(tmp_path, "analyses: {haa: {enabled: false}}\n")
     assert analyses.enabled(config) == ["qe"]
-    assert paths.finetune_runs(config) == []  # qe has no fine-tuning runs yet
+    assert {r["analysis"] for r in paths.finetune_runs(config)} == {"qe"}  # haa's are gone
     assert analyses.enabled(load_config([default_config_path()])) == ["haa", "qe"]
 
 
@@ -104,6 +104,7 @@ ALLOWED = (
     "evenet.paths",
     "evenet.errors",  # EvenetError, the base every error a user sees derives from
     "evenet.config",
+    "evenet.io.results",  # atomic writers of tables, text and figures
     "evenet.io.predictions",
 )
 

@@ -127,6 +127,12 @@ def test_pretraining_key_reruns_pretraining_and_pretrained_finetunes(workflow):
         "pretrain",
         "finetune haa/main/pretrained/size_all/seed1",
         "predict haa/main/pretrained/size_all/seed1",
+        "finetune qe/main/pretrained/size_all/seed1",
+        "predict qe/main/pretrained/size_all/seed1",
+        # qe's reconstruction, unfolding and summary read every prediction of its runs
+        "analyses qe",
+        "analyses observables",
+        "analyses plots",
     }
 
 
@@ -146,7 +152,7 @@ def test_disabled_analysis_schedules_no_analysis_job(tmp_path):
     (tmp_path / "off.yaml").write_text("analyses: {haa: {enabled: false}}\n")
     enabled = _jobs(_run(tmp_path, [], "dryrun"), tmp_path / "out")
     disabled = _jobs(_run(tmp_path, [tmp_path / "off.yaml"], "dryrun"), tmp_path / "out")
-    analysis_jobs = {j for j in enabled if j.startswith(("finetune", "predict"))}
+    analysis_jobs = {j for j in enabled if j.startswith(("finetune haa", "predict haa"))}
     assert len(analysis_jobs) == 4  # 2 finetune, 2 predict (ci's haa dataset has no background)
     assert "analyses qe" in disabled  # another analysis's jobs stay
     assert disabled == enabled - analysis_jobs

@@ -11,6 +11,14 @@ from typing import Any
 from evenet import paths
 
 NAME = "qe"
+UNFOLDING_TABLES = (
+    "spin_matrix.csv",
+    "closure.csv",
+    "precision.csv",
+    "bins.csv",
+    "crosscheck.csv",
+)
+PLOTS = ("cos_phi", "spin_matrix", "precision_vs_size", "pairing_vs_size", "toy_pulls")
 
 
 def results_dir(config: Mapping[str, Any]) -> Path:
@@ -22,8 +30,71 @@ def dataset(config: Mapping[str, Any]) -> Path:
     return paths.dataset_dir(config, config["analyses"][NAME]["dataset"])
 
 
+def predictions(config: Mapping[str, Any]) -> list[Path]:
+    """The predictions of every configured fine-tuning of this analysis (its runs)."""
+    return paths.analysis_predictions(config, NAME)
+
+
+def evenet_runs(config: Mapping[str, Any]) -> list[dict[str, str]]:
+    """(run, mode, size, seed, path) of every EveNet fine-tuning of the analysis."""
+    runs = []
+    for r in paths.finetune_runs(config, NAME):
+        path = str(paths.prediction(config, **r))
+        runs.append({k: r[k] for k in ("run", "mode", "size", "seed")} | {"path": path})
+    return runs
+
+
 def cutflow(config: Mapping[str, Any]) -> Path:
     return results_dir(config) / "cutflow.csv"
+
+
+def parton(config: Mapping[str, Any]) -> Path:
+    return results_dir(config) / "parton.csv"
+
+
+def observables_dir(config: Mapping[str, Any]) -> Path:
+    """Per-event observables of every method (Parquet, keyed by sample, run, event)."""
+    return results_dir(config) / "observables"
+
+
+def method_labels(config: Mapping[str, Any]) -> list[str]:
+    """File names (without .parquet) of every reconstruction qe_reconstruct writes."""
+    from analyses.qe.reconstruction import Method
+
+    methods = [Method("analytic")]
+    methods += [
+        Method("evenet", r["run"], r["mode"], r["size"], r["seed"]) for r in evenet_runs(config)
+    ]
+    return [
+        m.label
+        for base in methods
+        for m in (base, base.variant("truth_pairing"), base.variant("truth_nu"))
+    ]
+
+
+def reconstruction(config: Mapping[str, Any]) -> dict[str, Path | list[Path]]:
+    folder = observables_dir(config)
+    return {
+        "pairing": results_dir(config) / "pairing.csv",
+        "info": results_dir(config) / "reconstruction.json",
+        "parton_observables": folder / "parton.parquet",
+        "observables": [folder / f"{label}.parquet" for label in method_labels(config)],
+    }
+
+
+def unfolding(config: Mapping[str, Any]) -> dict[str, Path]:
+    folder = results_dir(config)
+    tables = {name.split(".")[0]: folder / name for name in UNFOLDING_TABLES}
+    return {**tables, "toys": folder / "toys.parquet", "report": folder / "unfolding.json"}
+
+
+def summary(config: Mapping[str, Any]) -> Path:
+    return results_dir(config) / "summary.md"
+
+
+def plots(config: Mapping[str, Any]) -> list[Path]:
+    folder = results_dir(config) / "plots"
+    return [folder / f"{name}.{suffix}" for name in PLOTS for suffix in ("png", "pdf")]
 
 
 def log(config: Mapping[str, Any], name: str) -> str:

@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import sparse
 
 from evenet.errors import EvenetError
 
@@ -103,12 +104,42 @@ def unfold(
     reco_cov = np.asarray(reco_cov, dtype=float)
     if reco_cov.ndim == 1:
         reco_cov = np.diag(reco_cov)
+    matrix = jacobian(response)
+    return matrix @ reco_counts, matrix @ reco_cov @ matrix.T
+
+
+def jacobian(response: Response) -> np.ndarray:
+    """J = diag(1/eps) M^{-1}: unfolded truth counts are J @ reco counts (exactly linear)."""
+    n = response.matrix.shape[0]
     try:
         inverse = np.linalg.solve(response.matrix, np.eye(n))
     except np.linalg.LinAlgError:
         raise UnfoldingError("the response matrix is singular: fewer or wider bins") from None
-    jacobian = inverse / response.efficiency[:, None]
-    return jacobian @ reco_counts, jacobian @ reco_cov @ jacobian.T
+    return inverse / response.efficiency[:, None]
+
+
+def event_fractions(
+    event: np.ndarray, bins: np.ndarray, fraction: np.ndarray, n_events: int, n_bins: int
+) -> sparse.csr_matrix:
+    """F (n_events, n_bins): the share of each event in each bin, from entries (event index,
+    bin, share), e.g. K sampled reconstructions of an event at 1/K each. Weighted bin counts
+    are F^T w and, for independent events (Poisson), their covariance F^T diag(w^2) F: the
+    K entries of one event are correlated, which diag(counts) would ignore."""
+    event, bins = np.asarray(event), np.asarray(bins)
+    inside = (bins >= 0) & (bins < n_bins)
+    return sparse.csr_matrix(
+        (np.asarray(fraction, dtype=float)[inside], (event[inside], bins[inside])),
+        shape=(n_events, n_bins),
+    )
+
+
+def counts_and_covariance(fractions: sparse.csr_matrix, weight: np.ndarray):
+    """Bin counts F^T w and their covariance F^T diag(w^2) F (independent events)."""
+    weight = np.asarray(weight, dtype=float)
+    counts = np.asarray(fractions.T @ weight).ravel()
+    scaled = fractions.multiply(weight[:, None]).tocsr()
+    cov = np.asarray((scaled.T @ scaled).todense())
+    return counts, cov
 
 
 def mean_of_x(
@@ -117,13 +148,31 @@ def mean_of_x(
     """Mean of x over the truth ``bins`` (e.g. one m_tt region) and its standard error:
     sum(t_i xbar_i) / sum(t_i) with xbar_i the response events' truth mean in bin i, the error
     propagated with the full covariance of the counts."""
+    mean, gradient = mean_gradient(response, counts, bins)
+    variance = float(gradient @ np.asarray(cov) @ gradient)
+    return mean, float(np.sqrt(max(variance, 0.0)))
+
+
+def mean_gradient(
+    response: Response, counts: np.ndarray, bins: np.ndarray | slice
+) -> tuple[float, np.ndarray]:
+    """The mean of `mean_of_x` and its gradient with respect to every truth count (zero
+    outside ``bins``): chain it with `jacobian` for the gradient in the reco counts."""
+    counts = np.asarray(counts, dtype=float)
     index = np.arange(len(counts))[bins]
-    t = np.asarray(counts, dtype=float)[index]
-    xbar = response.truth_means[index]
+    t, xbar = counts[index], response.truth_means[index]
     total = t.sum()
     if total <= 0:
         raise UnfoldingError("the unfolded counts of these bins do not sum to a positive number")
     mean = float((t * xbar).sum() / total)
-    gradient = (xbar - mean) / total  # d mean / d t_i
-    variance = float(gradient @ np.asarray(cov)[np.ix_(index, index)] @ gradient)
-    return mean, float(np.sqrt(max(variance, 0.0)))
+    gradient = np.zeros(len(counts))
+    gradient[index] = (xbar - mean) / total  # d mean / d t_i
+    return mean, gradient
+
+
+def means_of_x(response: Response, counts: np.ndarray, bins: np.ndarray | slice) -> np.ndarray:
+    """`mean_of_x` of many count vectors at once (toys): ``counts`` (T, n_bins) -> (T,)."""
+    counts = np.atleast_2d(np.asarray(counts, dtype=float))
+    index = np.arange(counts.shape[1])[bins]
+    t = counts[:, index]
+    return (t * response.truth_means[index]).sum(1) / t.sum(1)

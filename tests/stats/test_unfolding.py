@@ -9,8 +9,13 @@ from evenet.stats.unfolding import (
     Response,
     UnfoldingError,
     build_response,
+    counts_and_covariance,
+    event_fractions,
     histogram,
+    jacobian,
+    mean_gradient,
     mean_of_x,
+    means_of_x,
     unfold,
 )
 
@@ -99,3 +104,41 @@ def test_clear_errors_for_unusable_responses():
         unfold(singular, np.array([1.0, 2.0]))
     with pytest.raises(UnfoldingError, match="expected 8 reco counts"):
         unfold(build_response(truth_bin, reco_bin, x, N_BINS), np.ones(3))
+
+
+def test_shared_events_have_a_correlated_covariance():
+    """Guards F^T diag(w^2) F: K samples of one event in several bins are correlated; with one
+    entry per event it reduces to diag(sum of w^2)."""
+    event = np.array([0, 0, 1, 2, 2])
+    bins = np.array([0, 1, 1, 2, 2])
+    fraction = np.array([0.5, 0.5, 1.0, 0.5, 0.5])
+    weight = np.array([2.0, 1.0, 3.0])
+    f = event_fractions(event, bins, fraction, 3, 4)
+    counts, cov = counts_and_covariance(f, weight)
+    np.testing.assert_allclose(counts, [1.0, 2.0, 3.0, 0.0])
+    explicit = sum(w**2 * np.outer(row, row) for w, row in zip(weight, f.toarray(), strict=True))
+    np.testing.assert_allclose(cov, explicit, atol=1e-12)
+    assert cov[0, 1] == 1.0  # event 0: half in bin 0, half in bin 1, weight 2
+    single = event_fractions(np.arange(3), np.array([0, 1, 1]), np.ones(3), 3, 2)
+    np.testing.assert_allclose(counts_and_covariance(single, weight)[1], np.diag([4.0, 10.0]))
+
+
+def test_mean_gradient_matches_finite_differences_and_batched_means():
+    """Guards the gradient chained into per-event influences and the toy-batched means."""
+    x, truth_bin, reco_bin = _events(5_000, seed=6)
+    response = build_response(truth_bin, reco_bin, x, N_BINS)
+    counts = unfold(response, histogram(reco_bin, N_BINS)[0])[0]
+    bins = slice(0, 5)
+    mean, gradient = mean_gradient(response, counts, bins)
+    assert gradient[5:].tolist() == [0.0] * (N_BINS - 5)
+    for i in range(N_BINS):
+        step = np.zeros(N_BINS)
+        step[i] = 1e-3
+        moved = mean_gradient(response, counts + step, bins)[0]
+        assert abs((moved - mean) / 1e-3 - gradient[i]) < 1e-6
+    batch = np.stack([counts, 2 * counts, counts + 1])
+    expected = [mean_of_x(response, c, np.eye(N_BINS), bins)[0] for c in batch]
+    np.testing.assert_allclose(means_of_x(response, batch, bins), expected, rtol=1e-12)
+    np.testing.assert_allclose(
+        jacobian(response) @ histogram(reco_bin, N_BINS)[0], counts, rtol=1e-12
+    )

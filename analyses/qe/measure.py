@@ -1,0 +1,417 @@
+"""Stage `qe_unfold`: every method's spin coefficients unfolded from half B with half A's
+response, their closure and their precision at a stated luminosity (issue 14).
+
+    python -m analyses.qe.measure --observables DIR --info reconstruction.json \
+        --output-dir DIR [--mtt-max 400 --x-bins 8 --luminosity-fb 139 --cross-section-pb 38.8
+        --toys 500 --bootstrap 200 --seed 1]
+
+Writes, per method of reconstruction.json (and the parton level once):
+
+* ``spin_matrix.csv``: quantity (C_ab, B±_a, D, D_phi, D_prime), level (parton: half B's
+  generator-level events with m_tt < mtt_max; reco: half B's reconstructed rows with reco
+  m_tt < mtt_max, not unfolded; unfolded), method, run, mode, size, seed, value, stat (the
+  analytic standard error: events for parton and reco, the propagated covariance for
+  unfolded), events, min_truth_bin_events (the fewest half-A response events in a truth
+  bin of the threshold region among the observables of the quantity: the statistics behind
+  the number).
+* ``closure.csv``: unfolded minus parton-level half B for D_phi, D, C_kk, C_rr, C_nn, with the
+  standard deviation of ``--bootstrap`` Poisson(1) resamples of both halves.
+* ``precision.csv``: ``--toys`` Poisson toys at L x σ (every selected half-B event weighted by
+  Poisson(λ), λ = L σ / N(half B): the expected events per simulated one, shared by the 16
+  observables); σ(D) = toy standard deviation, bias = toy mean − half B's parton D, ε =
+  σ(D) / |D_B + 1/3| and σ(D)/|D_B|; half A's response is fixed (its statistics are not in σ).
+* ``crosscheck.csv`` (analytic and EveNet, not the diagnostics): the same D_phi, D, C_kk,
+  C_rr, C_nn from iterative Bayesian unfolding (pyunfold; σ from ``--crosscheck-toys``
+  Poisson(1) resamples of half B, default 100) and from a template fit (iminuit; HESSE σ),
+  beside the inversion's.
+* ``bins.csv``: per observable and bin, half A's truth and selected events, the efficiency,
+  half B's reco count, the unfolded count with its error and half B's parton count.
+* ``toys.parquet``: the toy values of D_phi and D per method (pull plots), and
+  ``unfolding.json``: condition numbers, λ, wall time.
+
+A method whose response cannot be inverted (an empty or unselected truth bin, a singular
+matrix: too few events) gets ``status`` = the reason in every table instead of numbers; the
+other methods go on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from analyses.qe import unfold as U
+from analyses.qe.crosscheck import crosscheck_rows
+from evenet.errors import EvenetError
+from evenet.io.results import write_csv, write_json, write_parquet
+from evenet.stats.unfolding import UnfoldingError
+
+RUN_FIELDS = ("method", "run", "mode", "size", "seed")
+SPIN_COLUMNS = (
+    "quantity",
+    "level",
+    *RUN_FIELDS,
+    "value",
+    "stat",
+    "events",
+    "min_truth_bin_events",
+    "status",
+)
+CLOSURE_QUANTITIES = ("D_phi", "D", "C_kk", "C_rr", "C_nn")
+CLOSURE_COLUMNS = (
+    *RUN_FIELDS,
+    "quantity",
+    "unfolded",
+    "parton",
+    "difference",
+    "sigma_bootstrap",
+    "pull",
+    "bootstraps",
+    "status",
+)
+PRECISION_QUANTITIES = ("D_phi", "D")
+PRECISION_COLUMNS = (
+    *RUN_FIELDS,
+    "quantity",
+    "D",
+    "sigma",
+    "sigma_analytic",
+    "D_prime",
+    "sigma_D_prime",
+    "epsilon",
+    "epsilon_cms",
+    "D_parton",
+    "bias",
+    "bias_err",
+    "pull_mean",
+    "pull_width",
+    "toys",
+    "luminosity_fb",
+    "cross_section_pb",
+    "lam",
+    "status",
+)
+BIN_COLUMNS = (
+    *RUN_FIELDS,
+    "observable",
+    "bin",
+    "region",
+    "x_low",
+    "x_high",
+    "truth_events_a",
+    "selected_events_a",
+    "efficiency",
+    "reco_b",
+    "unfolded",
+    "unfolded_err",
+    "parton_b",
+)
+CROSSCHECK_COLUMNS = (
+    *RUN_FIELDS,
+    "quantity",
+    "parton",
+    "inversion",
+    "inversion_stat",
+    "iterative",
+    "iterative_stat",
+    "iterations",
+    "template",
+    "template_stat",
+    "status",
+)
+PB_PER_FB = 1000.0
+
+
+def _fields(meta: dict) -> dict:
+    return {k: meta.get(k, "") for k in RUN_FIELDS}
+
+
+def _min_truth_events(observables: dict, quantity: str, low: slice) -> int:
+    terms = U.COEFFICIENTS[quantity]
+    return int(min(observables[o].response.truth_counts[low].min() for o, _ in terms))
+
+
+def _spin_rows(level, fields, values, events, status="", min_events=None):
+    return [
+        {
+            "quantity": q,
+            "level": level,
+            **fields,
+            "value": v,
+            "stat": s,
+            "events": events,
+            "min_truth_bin_events": "" if min_events is None else min_events(q),
+            "status": status,
+        }
+        for q, (v, s) in values.items()
+    ]
+
+
+def _bin_rows(fields, inputs: U.Inputs, observables: dict) -> list[dict]:
+    rows = []
+    half_a = inputs.half == U.HALF_A
+    half_b = inputs.half == U.HALF_B
+    n_x = inputs.x_bins
+    edges = np.linspace(-1.0, 1.0, n_x + 1)
+    for o, u in observables.items():
+        truth = inputs.truth_bins(o)
+        truth_a = np.bincount(truth[half_a], minlength=inputs.n_bins)
+        selected_a = np.bincount(truth[half_a & inputs.selected], minlength=inputs.n_bins)
+        parton_b = np.bincount(truth[half_b], minlength=inputs.n_bins)
+        errors = np.sqrt(np.clip(np.diag(u.cov), 0.0, None))
+        for i in range(inputs.n_bins):
+            rows.append(
+                {
+                    **fields,
+                    "observable": o,
+                    "bin": i,
+                    "region": "low" if i < n_x else "high",
+                    "x_low": edges[i % n_x],
+                    "x_high": edges[i % n_x + 1],
+                    "truth_events_a": int(truth_a[i]),
+                    "selected_events_a": int(selected_a[i]),
+                    "efficiency": u.response.efficiency[i],
+                    "reco_b": u.reco_counts[i],
+                    "unfolded": u.counts[i],
+                    "unfolded_err": errors[i],
+                    "parton_b": int(parton_b[i]),
+                }
+            )
+    return rows
+
+
+def measure(
+    observables_dir: Path,
+    info: dict,
+    output_dir: Path,
+    mtt_max: float,
+    x_bins: int,
+    luminosity_fb: float,
+    cross_section_pb: float,
+    n_toys: int,
+    n_boot: int,
+    seed: int,
+    crosscheck_toys: int = 100,
+) -> dict:
+    start = time.perf_counter()
+    parton = pd.read_parquet(observables_dir / "parton.parquet")
+    half_b = parton["half"].to_numpy() == U.HALF_B
+    region_b = half_b & (parton["mtt"].to_numpy() < mtt_max)
+    parton_b = U.parton_level(parton, region_b)
+    n_half_b = int(half_b.sum())
+    if n_half_b == 0:
+        raise UnfoldingError("half B of the test split is empty: no pseudo-data")
+    lam = luminosity_fb * PB_PER_FB * cross_section_pb / n_half_b
+    spin = _spin_rows("parton", _fields({"method": "parton"}), parton_b, int(region_b.sum()))
+    closure, precision, bins, toy_tables, crosscheck = [], [], [], [], []
+    report = {"lambda": lam, "half_b_events": n_half_b, "x_bins": x_bins, "methods": {}}
+    args_for_toys = {
+        "luminosity_fb": luminosity_fb,
+        "cross_section_pb": cross_section_pb,
+        "toys": n_toys,
+        "bootstrap": n_boot,
+        "crosscheck_toys": crosscheck_toys,
+        "seed": seed,
+    }
+    for label, meta in info["methods"].items():
+        t0 = time.perf_counter()
+        fields = _fields(meta)
+        reco = pd.read_parquet(observables_dir / f"{label}.parquet")
+        inputs = U.align(parton, reco, mtt_max, x_bins)
+        migration = U.region_migration(inputs)
+        try:
+            result = _measure_method(
+                fields, inputs, parton_b, int(region_b.sum()), lam, args_for_toys
+            )
+        except UnfoldingError as error:
+            status = f"unfolding failed: {error}"
+            print(f"[qe] {label}: {status}", flush=True)
+            empty = dict.fromkeys(U.COEFFICIENTS, ("", ""))
+            spin += _spin_rows("unfolded", fields, empty, "", status)
+            closure += [{**fields, "quantity": q, "status": status} for q in CLOSURE_QUANTITIES]
+            precision += [{**fields, "quantity": q, "status": status} for q in PRECISION_QUANTITIES]
+            report["methods"][label] = {"status": status, "region_migration": migration}
+            continue
+        spin += result["spin"]
+        bins += result["bins"]
+        closure += result["closure"]
+        precision += result["precision"]
+        crosscheck += result["crosscheck"]
+        toy_tables.append(pa.table({"label": [label] * n_toys, **result["toys"]}))
+        report["methods"][label] = {
+            "region_migration": migration,
+            "condition": result["condition"],
+            "seconds": round(time.perf_counter() - t0, 2),
+        }
+        values = result["values"]
+        print(
+            f"[qe] {label}: D_phi = {values['D_phi'][0]:.3f} ± {values['D_phi'][1]:.3f} "
+            f"(parton {parton_b['D_phi'][0]:.3f}), {time.perf_counter() - t0:.1f} s",
+            flush=True,
+        )
+    write_csv(output_dir / "spin_matrix.csv", spin, SPIN_COLUMNS)
+    write_csv(output_dir / "closure.csv", closure, CLOSURE_COLUMNS)
+    write_csv(output_dir / "precision.csv", precision, PRECISION_COLUMNS)
+    write_csv(output_dir / "bins.csv", bins, BIN_COLUMNS)
+    write_csv(output_dir / "crosscheck.csv", crosscheck, CROSSCHECK_COLUMNS)
+    if toy_tables:
+        toys_table = pa.concat_tables(toy_tables)
+    else:
+        toys_table = pa.table({"label": pa.array([], pa.string())})
+    write_parquet(output_dir / "toys.parquet", toys_table)
+    report["seconds"] = round(time.perf_counter() - start, 2)
+    write_json(output_dir / "unfolding.json", report)
+    return report
+
+
+def _measure_method(fields, inputs, parton_b, region_events, lam, settings) -> dict:
+    """Every table's rows of one method (raises UnfoldingError when it cannot be unfolded)."""
+    values, observables = U.unfold_all(inputs)
+    reco = U.reco_level(inputs)
+    reco_events = int((inputs.reco["mtt"].to_numpy() < inputs.mtt_max).sum())
+    spin = _spin_rows("reco", fields, reco, reco_events)
+    spin += _spin_rows(
+        "unfolded",
+        fields,
+        values,
+        region_events,
+        min_events=lambda q: _min_truth_events(observables, q, inputs.low),
+    )
+    toy_values = U.toys(inputs, observables, lam, settings["toys"], settings["seed"])
+    crosscheck = []
+    if fields["method"] in ("analytic", "evenet"):  # not for the diagnostics
+        crosscheck = crosscheck_rows(
+            fields,
+            inputs,
+            observables,
+            values,
+            parton_b,
+            settings["crosscheck_toys"],
+            settings["seed"],
+        )
+    return {
+        "crosscheck": crosscheck,
+        "values": values,
+        "spin": spin,
+        "bins": _bin_rows(fields, inputs, observables),
+        "closure": _closure_rows(
+            fields, inputs, values, parton_b, settings["bootstrap"], settings["seed"]
+        ),
+        "precision": _precision_rows(
+            fields,
+            values,
+            parton_b,
+            toy_values,
+            lam,
+            settings["luminosity_fb"],
+            settings["cross_section_pb"],
+        ),
+        "toys": {q: toy_values[q] for q in PRECISION_QUANTITIES},
+        "condition": {o: u.response.condition for o, u in observables.items()},
+    }
+
+
+def _closure_rows(fields, inputs, values, parton_b, n_boot, seed) -> list[dict]:
+    spread = U.bootstrap_closure(inputs, n_boot, seed, CLOSURE_QUANTITIES)
+    rows = []
+    for q in CLOSURE_QUANTITIES:
+        difference = values[q][0] - parton_b[q][0]
+        finite = spread[q][np.isfinite(spread[q])]
+        sigma = float(np.std(finite, ddof=1)) if len(finite) > 1 else float("nan")
+        rows.append(
+            {
+                **fields,
+                "quantity": q,
+                "unfolded": values[q][0],
+                "parton": parton_b[q][0],
+                "difference": difference,
+                "sigma_bootstrap": sigma,
+                "pull": difference / sigma if sigma > 0 else float("nan"),
+                "bootstraps": len(finite),
+                "status": "",
+            }
+        )
+    return rows
+
+
+def _precision_rows(fields, values, parton_b, toy_values, lam, lumi, xsec) -> list[dict]:
+    rows = []
+    for q in PRECISION_QUANTITIES:
+        toys = toy_values[q]
+        if not np.isfinite(toys).all():
+            raise UnfoldingError(f"{int((~np.isfinite(toys)).sum())} toys of {q} are not finite")
+        sigma = float(np.std(toys, ddof=1))
+        analytic = values[q][1] / np.sqrt(lam)
+        d_parton = parton_b[q][0]
+        pulls = (toys - values[q][0]) / analytic if analytic > 0 else np.full(len(toys), np.nan)
+        rows.append(
+            {
+                **fields,
+                "quantity": q,
+                "D": values[q][0],
+                "sigma": sigma,
+                "sigma_analytic": analytic,
+                "D_prime": -3.0 * values[q][0],
+                "sigma_D_prime": 3.0 * sigma,
+                "epsilon": sigma / abs(d_parton + 1.0 / 3.0),
+                "epsilon_cms": sigma / abs(d_parton),
+                "D_parton": d_parton,
+                "bias": float(np.mean(toys)) - d_parton,
+                "bias_err": sigma / np.sqrt(len(toys)),
+                "pull_mean": float(np.mean(pulls)),
+                "pull_width": float(np.std(pulls, ddof=1)),
+                "toys": len(toys),
+                "luminosity_fb": lumi,
+                "cross_section_pb": xsec,
+                "lam": lam,
+                "status": "",
+            }
+        )
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Unfold, close and toy the qe observables.")
+    parser.add_argument("--observables", required=True, type=Path, help="qe_reconstruct folder")
+    parser.add_argument("--info", required=True, type=Path, help="reconstruction.json")
+    parser.add_argument("--output-dir", required=True, type=Path)
+    parser.add_argument("--mtt-max", type=float, default=400.0)
+    parser.add_argument("--x-bins", type=int, default=U.X_BINS, help="x bins per m_tt region")
+    parser.add_argument("--luminosity-fb", type=float, default=139.0)
+    parser.add_argument("--cross-section-pb", type=float, default=38.8)
+    parser.add_argument("--toys", type=int, default=500)
+    parser.add_argument("--bootstrap", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--crosscheck-toys", type=int, default=100, help="resamples of the iterative unfolding"
+    )
+    args = parser.parse_args(argv)
+    try:
+        info = json.loads(args.info.read_text())
+        measure(
+            args.observables,
+            info,
+            args.output_dir,
+            args.mtt_max,
+            args.x_bins,
+            args.luminosity_fb,
+            args.cross_section_pb,
+            args.toys,
+            args.bootstrap,
+            args.seed,
+            args.crosscheck_toys,
+        )
+    except (EvenetError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
