@@ -122,6 +122,16 @@ def test_prediction_setting_reruns_predictions_only(workflow):
     }
 
 
+QE_METHODS = [  # every reconstruction of the ci config (analytic, two EveNet runs, diagnostics)
+    *(f"analytic{variant}" for variant in ("", "_truth_pairing", "_truth_nu")),
+    *(
+        f"evenet{variant}_main_{mode}_sizeall_seed1"
+        for mode in ("pretrained", "scratch")
+        for variant in ("", "_truth_pairing", "_truth_nu")
+    ),
+]
+
+
 def test_pretraining_key_reruns_pretraining_and_pretrained_finetunes(workflow):
     assert workflow("training: {pretrain: {lr: 0.002}}\n") == {
         "pretrain",
@@ -133,6 +143,8 @@ def test_pretraining_key_reruns_pretraining_and_pretrained_finetunes(workflow):
         "analyses qe",
         "analyses observables",
         "analyses plots",
+        # one unfolding job per reconstruction (their folders are named by the method)
+        *(f"analyses {label}" for label in QE_METHODS),
     }
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from analyses.haa import paths as haa_paths
+from analyses.qe import paths as qe_paths
 from evenet import job_options as jo
 from evenet import paths
 from evenet.config import load_config, samples, shards
@@ -131,6 +132,7 @@ def test_dry_run_all(profile, dry_runs):
         **dict.fromkeys(
             ["qe_cutflow", "qe_parton", "qe_reconstruct", "qe_unfold", "qe_summary"], 1
         ),
+        "qe_unfold_method": len(qe_paths.method_labels(config)),  # one job per reconstruction
         "all": 1,
     }
     # The comparison runs where the haa dataset has signal and background (not at ci scale).

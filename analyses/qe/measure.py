@@ -1,11 +1,15 @@
 """Stage `qe_unfold`: every method's spin coefficients unfolded from half B with half A's
 response, their closure and their precision at a stated luminosity (issue 14).
 
-    python -m analyses.qe.measure --observables DIR --info reconstruction.json \
-        --output-dir DIR [--mtt-max 400 --x-bins 8 --luminosity-fb 139 --cross-section-pb 38.8
-        --toys 500 --bootstrap 200 --seed 1]
+    python -m analyses.qe.measure method --label L --observables DIR --info reconstruction.json \
+        --output-dir DIR/unfolding/L [--mtt-max 400 --x-bins 8 --luminosity-fb 139
+        --cross-section-pb 38.8 --toys 500 --bootstrap 200 --crosscheck-toys 100 --seed 1]
+    python -m analyses.qe.measure merge --methods-dir DIR/unfolding --observables DIR \
+        --info reconstruction.json --output-dir DIR [same options]
+    python -m analyses.qe.measure all ...     # both in one process
 
-Writes, per method of reconstruction.json (and the parton level once):
+``method`` unfolds one method of reconstruction.json into its own folder (one job per method
+on a cluster); ``merge`` writes each table once for all methods (and the parton level):
 
 * ``spin_matrix.csv``: quantity (C_ab, B±_a, D, D_phi, D_prime), level (parton: half B's
   generator-level events with m_tt < mtt_max; reco: half B's reconstructed rows with reco
@@ -40,11 +44,13 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from analyses.qe import unfold as U
 from analyses.qe.crosscheck import crosscheck_rows
@@ -126,6 +132,19 @@ CROSSCHECK_COLUMNS = (
     "status",
 )
 PB_PER_FB = 1000.0
+# table name -> its columns; the name is also the key of a method's result and the file stem
+TABLES = {
+    "spin": SPIN_COLUMNS,
+    "closure": CLOSURE_COLUMNS,
+    "precision": PRECISION_COLUMNS,
+    "bins": BIN_COLUMNS,
+    "crosscheck": CROSSCHECK_COLUMNS,
+}
+TABLE_FILES = {"spin": "spin_matrix.csv"}  # file names that differ from the key
+
+
+def table_file(name: str) -> str:
+    return TABLE_FILES.get(name, f"{name}.csv")
 
 
 def _fields(meta: dict) -> dict:
@@ -186,104 +205,143 @@ def _bin_rows(fields, inputs: U.Inputs, observables: dict) -> list[dict]:
     return rows
 
 
-def measure(
-    observables_dir: Path,
-    info: dict,
-    output_dir: Path,
-    mtt_max: float,
-    x_bins: int,
-    luminosity_fb: float,
-    cross_section_pb: float,
-    n_toys: int,
-    n_boot: int,
-    seed: int,
-    crosscheck_toys: int = 100,
-) -> dict:
-    start = time.perf_counter()
-    parton = pd.read_parquet(observables_dir / "parton.parquet")
+@dataclass(frozen=True)
+class Settings:
+    """What every method's unfolding shares (config analyses.qe)."""
+
+    mtt_max: float = 400.0
+    x_bins: int = U.X_BINS
+    luminosity_fb: float = 139.0
+    cross_section_pb: float = 38.8
+    toys: int = 500
+    bootstrap: int = 200
+    crosscheck_toys: int = 100
+    seed: int = 1
+
+
+METHOD_FILES = (*(table_file(name) for name in TABLES), "toys.parquet", "report.json")
+
+
+def _parton_b(parton: pd.DataFrame, mtt_max: float):
     half_b = parton["half"].to_numpy() == U.HALF_B
-    region_b = half_b & (parton["mtt"].to_numpy() < mtt_max)
-    parton_b = U.parton_level(parton, region_b)
-    n_half_b = int(half_b.sum())
-    if n_half_b == 0:
+    if not half_b.any():
         raise UnfoldingError("half B of the test split is empty: no pseudo-data")
-    lam = luminosity_fb * PB_PER_FB * cross_section_pb / n_half_b
-    spin = _spin_rows("parton", _fields({"method": "parton"}), parton_b, int(region_b.sum()))
-    closure, precision, bins, toy_tables, crosscheck = [], [], [], [], []
-    report = {"lambda": lam, "half_b_events": n_half_b, "x_bins": x_bins, "methods": {}}
-    args_for_toys = {
-        "luminosity_fb": luminosity_fb,
-        "cross_section_pb": cross_section_pb,
-        "toys": n_toys,
-        "bootstrap": n_boot,
-        "crosscheck_toys": crosscheck_toys,
-        "seed": seed,
-    }
-    for label, meta in info["methods"].items():
-        t0 = time.perf_counter()
-        fields = _fields(meta)
-        reco = pd.read_parquet(observables_dir / f"{label}.parquet")
-        inputs = U.align(parton, reco, mtt_max, x_bins)
-        migration = U.region_migration(inputs)
-        try:
-            result = _measure_method(
-                fields, inputs, parton_b, int(region_b.sum()), lam, args_for_toys
-            )
-        except UnfoldingError as error:
-            status = f"unfolding failed: {error}"
-            print(f"[qe] {label}: {status}", flush=True)
-            empty = dict.fromkeys(U.COEFFICIENTS, ("", ""))
-            spin += _spin_rows("unfolded", fields, empty, "", status)
-            closure += [{**fields, "quantity": q, "status": status} for q in CLOSURE_QUANTITIES]
-            precision += [{**fields, "quantity": q, "status": status} for q in PRECISION_QUANTITIES]
-            report["methods"][label] = {"status": status, "region_migration": migration}
-            continue
-        spin += result["spin"]
-        bins += result["bins"]
-        closure += result["closure"]
-        precision += result["precision"]
-        crosscheck += result["crosscheck"]
-        toy_tables.append(pa.table({"label": [label] * n_toys, **result["toys"]}))
-        report["methods"][label] = {
-            "region_migration": migration,
-            "condition": result["condition"],
-            "seconds": round(time.perf_counter() - t0, 2),
+    region_b = half_b & (parton["mtt"].to_numpy() < mtt_max)
+    return U.parton_level(parton, region_b), int(region_b.sum()), int(half_b.sum())
+
+
+def measure_method(
+    observables_dir: Path, label: str, meta: dict, settings: Settings, folder: Path
+) -> dict:
+    """Unfold one method; write its tables (METHOD_FILES) into ``folder``."""
+    t0 = time.perf_counter()
+    parton = pd.read_parquet(observables_dir / "parton.parquet")
+    parton_b, region_events, n_half_b = _parton_b(parton, settings.mtt_max)
+    lam = settings.luminosity_fb * PB_PER_FB * settings.cross_section_pb / n_half_b
+    fields = _fields(meta)
+    reco = pd.read_parquet(observables_dir / f"{label}.parquet")
+    inputs = U.align(parton, reco, settings.mtt_max, settings.x_bins)
+    report = {"label": label, "lambda": lam, "region_migration": U.region_migration(inputs)}
+    try:  # the detector-level coefficients need no response: they exist where unfolding fails
+        reco_rows = _spin_rows(
+            "reco",
+            fields,
+            U.reco_level(inputs),
+            int((inputs.reco["mtt"].to_numpy() < inputs.mtt_max).sum()),
+        )
+    except UnfoldingError as error:
+        reco_rows = _spin_rows(
+            "reco", fields, dict.fromkeys(U.COEFFICIENTS, ("", "")), "", str(error)
+        )
+    try:
+        result = _measure_method(fields, inputs, parton_b, region_events, lam, settings)
+    except UnfoldingError as error:
+        status = f"unfolding failed: {error}"
+        print(f"[qe] {label}: {status}", flush=True)
+        empty = dict.fromkeys(U.COEFFICIENTS, ("", ""))
+        result = {
+            "spin": _spin_rows("unfolded", fields, empty, "", status),
+            "closure": [{**fields, "quantity": q, "status": status} for q in CLOSURE_QUANTITIES],
+            "precision": [
+                {**fields, "quantity": q, "status": status} for q in PRECISION_QUANTITIES
+            ],
+            "bins": [],
+            "crosscheck": [],
+            "toys": {q: np.array([]) for q in PRECISION_QUANTITIES},
         }
+        report["status"] = status
+    else:
+        report["condition"] = result["condition"]
         values = result["values"]
         print(
             f"[qe] {label}: D_phi = {values['D_phi'][0]:.3f} ± {values['D_phi'][1]:.3f} "
             f"(parton {parton_b['D_phi'][0]:.3f}), {time.perf_counter() - t0:.1f} s",
             flush=True,
         )
-    write_csv(output_dir / "spin_matrix.csv", spin, SPIN_COLUMNS)
-    write_csv(output_dir / "closure.csv", closure, CLOSURE_COLUMNS)
-    write_csv(output_dir / "precision.csv", precision, PRECISION_COLUMNS)
-    write_csv(output_dir / "bins.csv", bins, BIN_COLUMNS)
-    write_csv(output_dir / "crosscheck.csv", crosscheck, CROSSCHECK_COLUMNS)
-    if toy_tables:
-        toys_table = pa.concat_tables(toy_tables)
-    else:
-        toys_table = pa.table({"label": pa.array([], pa.string())})
-    write_parquet(output_dir / "toys.parquet", toys_table)
-    report["seconds"] = round(time.perf_counter() - start, 2)
+    result["spin"] = reco_rows + result["spin"]
+    for name, columns in TABLES.items():
+        write_csv(folder / table_file(name), result[name], columns)
+    n = len(next(iter(result["toys"].values())))
+    write_parquet(folder / "toys.parquet", pa.table({"label": [label] * n, **result["toys"]}))
+    report["seconds"] = round(time.perf_counter() - t0, 2)
+    write_json(folder / "report.json", report)
+    return report
+
+
+def merge(
+    observables_dir: Path,
+    labels: list[str],
+    methods_dir: Path,
+    output_dir: Path,
+    settings: Settings,
+) -> dict:
+    """The tables of every method in one file each (the parton rows first), unfolding.json."""
+    parton = pd.read_parquet(observables_dir / "parton.parquet")
+    parton_b, region_events, n_half_b = _parton_b(parton, settings.mtt_max)
+    merged = {name: [] for name in TABLES}
+    merged["spin"] = _spin_rows("parton", _fields({"method": "parton"}), parton_b, region_events)
+    toys, methods = [], {}
+    for label in labels:
+        folder = methods_dir / label
+        for name in TABLES:
+            table = pd.read_csv(folder / table_file(name), dtype=str, keep_default_na=False)
+            merged[name] += table.to_dict("records")
+        toys.append(pq.read_table(folder / "toys.parquet"))
+        methods[label] = json.loads((folder / "report.json").read_text())
+    for name, columns in TABLES.items():
+        write_csv(output_dir / table_file(name), merged[name], columns)
+    table = pa.concat_tables(toys, promote_options="permissive") if toys else pa.table({})
+    write_parquet(output_dir / "toys.parquet", table)
+    lam = settings.luminosity_fb * PB_PER_FB * settings.cross_section_pb / n_half_b
+    report = {
+        "lambda": lam,
+        "half_b_events": n_half_b,
+        "settings": asdict(settings),
+        "methods": methods,
+    }
     write_json(output_dir / "unfolding.json", report)
     return report
+
+
+def measure(observables_dir: Path, info: dict, output_dir: Path, settings: Settings) -> dict:
+    """Every method of reconstruction.json, then the merged tables (one process)."""
+    methods_dir = output_dir / "unfolding"
+    for label, meta in info["methods"].items():
+        measure_method(observables_dir, label, meta, settings, methods_dir / label)
+    return merge(observables_dir, list(info["methods"]), methods_dir, output_dir, settings)
 
 
 def _measure_method(fields, inputs, parton_b, region_events, lam, settings) -> dict:
     """Every table's rows of one method (raises UnfoldingError when it cannot be unfolded)."""
     values, observables = U.unfold_all(inputs)
-    reco = U.reco_level(inputs)
-    reco_events = int((inputs.reco["mtt"].to_numpy() < inputs.mtt_max).sum())
-    spin = _spin_rows("reco", fields, reco, reco_events)
-    spin += _spin_rows(
+    spin = _spin_rows(
         "unfolded",
         fields,
         values,
         region_events,
         min_events=lambda q: _min_truth_events(observables, q, inputs.low),
     )
-    toy_values = U.toys(inputs, observables, lam, settings["toys"], settings["seed"])
+    toy_values = U.toys(inputs, observables, lam, settings.toys, settings.seed)
     crosscheck = []
     if fields["method"] in ("analytic", "evenet"):  # not for the diagnostics
         crosscheck = crosscheck_rows(
@@ -292,8 +350,8 @@ def _measure_method(fields, inputs, parton_b, region_events, lam, settings) -> d
             observables,
             values,
             parton_b,
-            settings["crosscheck_toys"],
-            settings["seed"],
+            settings.crosscheck_toys,
+            settings.seed,
         )
     return {
         "crosscheck": crosscheck,
@@ -301,7 +359,7 @@ def _measure_method(fields, inputs, parton_b, region_events, lam, settings) -> d
         "spin": spin,
         "bins": _bin_rows(fields, inputs, observables),
         "closure": _closure_rows(
-            fields, inputs, values, parton_b, settings["bootstrap"], settings["seed"]
+            fields, inputs, values, parton_b, settings.bootstrap, settings.seed
         ),
         "precision": _precision_rows(
             fields,
@@ -309,8 +367,8 @@ def _measure_method(fields, inputs, parton_b, region_events, lam, settings) -> d
             parton_b,
             toy_values,
             lam,
-            settings["luminosity_fb"],
-            settings["cross_section_pb"],
+            settings.luminosity_fb,
+            settings.cross_section_pb,
         ),
         "toys": {q: toy_values[q] for q in PRECISION_QUANTITIES},
         "condition": {o: u.response.condition for o, u in observables.items()},
@@ -378,35 +436,47 @@ def _precision_rows(fields, values, parton_b, toy_values, lam, lumi, xsec) -> li
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Unfold, close and toy the qe observables.")
-    parser.add_argument("--observables", required=True, type=Path, help="qe_reconstruct folder")
-    parser.add_argument("--info", required=True, type=Path, help="reconstruction.json")
-    parser.add_argument("--output-dir", required=True, type=Path)
-    parser.add_argument("--mtt-max", type=float, default=400.0)
-    parser.add_argument("--x-bins", type=int, default=U.X_BINS, help="x bins per m_tt region")
-    parser.add_argument("--luminosity-fb", type=float, default=139.0)
-    parser.add_argument("--cross-section-pb", type=float, default=38.8)
-    parser.add_argument("--toys", type=int, default=500)
-    parser.add_argument("--bootstrap", type=int, default=200)
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument(
-        "--crosscheck-toys", type=int, default=100, help="resamples of the iterative unfolding"
-    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    one = commands.add_parser("method", help="one method into --output-dir")
+    one.add_argument("--label", required=True, help="a method of reconstruction.json")
+    merged = commands.add_parser("merge", help="the tables of every method in one file each")
+    merged.add_argument("--methods-dir", required=True, type=Path, help="per-method folders")
+    everything = commands.add_parser("all", help="every method, then merge (one process)")
+    for sub in (one, merged, everything):
+        sub.add_argument("--observables", required=True, type=Path, help="qe_reconstruct folder")
+        sub.add_argument("--info", required=True, type=Path, help="reconstruction.json")
+        sub.add_argument("--output-dir", required=True, type=Path)
+        sub.add_argument("--mtt-max", type=float, default=400.0)
+        sub.add_argument("--x-bins", type=int, default=U.X_BINS, help="x bins per m_tt region")
+        sub.add_argument("--luminosity-fb", type=float, default=139.0)
+        sub.add_argument("--cross-section-pb", type=float, default=38.8)
+        sub.add_argument("--toys", type=int, default=500)
+        sub.add_argument("--bootstrap", type=int, default=200)
+        sub.add_argument("--crosscheck-toys", type=int, default=100, help="pyunfold resamples")
+        sub.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
+    settings = Settings(
+        args.mtt_max,
+        args.x_bins,
+        args.luminosity_fb,
+        args.cross_section_pb,
+        args.toys,
+        args.bootstrap,
+        args.crosscheck_toys,
+        args.seed,
+    )
     try:
         info = json.loads(args.info.read_text())
-        measure(
-            args.observables,
-            info,
-            args.output_dir,
-            args.mtt_max,
-            args.x_bins,
-            args.luminosity_fb,
-            args.cross_section_pb,
-            args.toys,
-            args.bootstrap,
-            args.seed,
-            args.crosscheck_toys,
-        )
+        if args.command == "method":
+            if args.label not in info["methods"]:
+                raise UnfoldingError(f"{args.label!r} is not a method of {args.info}")
+            meta = info["methods"][args.label]
+            measure_method(args.observables, args.label, meta, settings, args.output_dir)
+        elif args.command == "merge":
+            labels = list(info["methods"])
+            merge(args.observables, labels, args.methods_dir, args.output_dir, settings)
+        else:
+            measure(args.observables, info, args.output_dir, settings)
     except (EvenetError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

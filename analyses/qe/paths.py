@@ -82,6 +82,18 @@ def reconstruction(config: Mapping[str, Any]) -> dict[str, Path | list[Path]]:
     }
 
 
+def method_unfolding(config: Mapping[str, Any], label: str = "{label}") -> dict[str, Path]:
+    """One method's unfolded tables (``{label}`` left as a wildcard by default)."""
+    from analyses.qe.measure import METHOD_FILES
+
+    folder = results_dir(config) / "unfolding" / label
+    return {name.replace(".", "_"): folder / name for name in METHOD_FILES}
+
+
+def all_method_unfoldings(config: Mapping[str, Any]) -> list[Path]:
+    return [p for label in method_labels(config) for p in method_unfolding(config, label).values()]
+
+
 def unfolding(config: Mapping[str, Any]) -> dict[str, Path]:
     folder = results_dir(config)
     tables = {name.split(".")[0]: folder / name for name in UNFOLDING_TABLES}

@@ -100,24 +100,63 @@ rule qe_reconstruct:
         " --m-top {params.masses[0]} --m-w {params.masses[1]} > {log:q} 2>&1"
 
 
+def _qe_settings(wildcards=None):
+    return (
+        f"--mtt-max {_QE['mtt_max']} --x-bins {_QE['x_bins']}"
+        f" --luminosity-fb {_QE['luminosity_fb']}"
+        f" --cross-section-pb {_QE['cross_section_pb']} --toys {_QE['toys']}"
+        f" --bootstrap {_QE['bootstrap']} --crosscheck-toys {_QE['crosscheck_toys']}"
+        f" --seed {_QE['seed']}"
+    )
+
+
+rule qe_unfold_method:
+    """One reconstruction unfolded from half B with half A's response: its spin matrix,
+    closure (bootstrap), precision at the luminosity (Poisson toys), cross-checks, bins.
+
+    Wildcards:
+        label: a method of reconstruction.json (analytic, evenet_<run>_<mode>_size<N>_seed<S>,
+            their _truth_pairing / _truth_nu diagnostics)
+    """
+    wildcard_constraints:
+        label=r"[A-Za-z0-9_]+",
+    input:
+        info=qe_paths.reconstruction(config)["info"],
+        parton=qe_paths.reconstruction(config)["parton_observables"],
+        observables=qe_paths.observables_dir(config) / "{label}.parquet",
+    params:
+        folder=qe_paths.observables_dir(config),
+        output_dir=lambda wc: qe_paths.results_dir(config) / "unfolding" / wc.label,
+        settings=_qe_settings,
+    output:
+        **qe_paths.method_unfolding(config),
+    log:
+        qe_paths.log(config, "unfold_{label}"),
+    benchmark:
+        qe_paths.benchmark(config, "unfold_{label}")
+    resources:
+        runtime=120,
+        mem_mb=16000,
+    shell:
+        "python -m analyses.qe.measure method --label {wildcards.label}"
+        " --observables {params.folder:q} --info {input.info:q}"
+        " --output-dir {params.output_dir:q} {params.settings} > {log:q} 2>&1"
+
+
 rule qe_unfold:
-    """Every method unfolded from half B with half A's response: spin matrix, closure
-    (bootstrap), precision at the luminosity (Poisson toys), per-bin table.
+    """Every method's tables in one file each (spin_matrix, closure, precision, bins,
+    crosscheck, toys) with the parton level, and unfolding.json.
 
     Wildcards: none.
     """
     input:
         **qe_paths.reconstruction(config),
+        methods=qe_paths.all_method_unfoldings(config),
     params:
         folder=qe_paths.observables_dir(config),
+        methods_dir=qe_paths.results_dir(config) / "unfolding",
         output_dir=qe_paths.results_dir(config),
-        settings=lambda wc: (
-            f"--mtt-max {_QE['mtt_max']} --x-bins {_QE['x_bins']}"
-            f" --luminosity-fb {_QE['luminosity_fb']}"
-            f" --cross-section-pb {_QE['cross_section_pb']} --toys {_QE['toys']}"
-            f" --bootstrap {_QE['bootstrap']} --crosscheck-toys {_QE['crosscheck_toys']}"
-            f" --seed {_QE['seed']}"
-        ),
+        settings=_qe_settings,
     output:
         **qe_paths.unfolding(config),
     log:
@@ -125,10 +164,11 @@ rule qe_unfold:
     benchmark:
         qe_paths.benchmark(config, "unfold")
     resources:
-        runtime=120,
-        mem_mb=16000,
+        runtime=15,
+        mem_mb=4000,
     shell:
-        "python -m analyses.qe.measure --observables {params.folder:q} --info {input.info:q}"
+        "python -m analyses.qe.measure merge --methods-dir {params.methods_dir:q}"
+        " --observables {params.folder:q} --info {input.info:q}"
         " --output-dir {params.output_dir:q} {params.settings} > {log:q} 2>&1"
 
 

@@ -258,7 +258,7 @@ def _precision_table(precision, closure, spin) -> str:
             "D_φ − parton ± σ(boot)",
             "tr C/3; − parton ± σ(boot)",
             "σ(D_φ) toys",
-            "ε / σ/|D|",
+            "ε / σ/∣D∣",
             "bias (toys)",
         ],
         rows,
@@ -285,8 +285,8 @@ def _migration_table(report: dict) -> str:
         _table(
             [
                 "method",
-                "P(reco low | truth low)",
-                "P(reco low | truth high)",
+                "P(reco low ∣ truth low)",
+                "P(reco low ∣ truth high)",
                 "reco-low purity",
                 "largest condition number",
                 "status",

@@ -86,6 +86,7 @@ def test_unfold_and_summary_stages(tmp_path, capsys):
     _write_inputs(tmp_path)
     code = measure.main(
         [
+            "all",
             "--observables",
             str(tmp_path / "observables"),
             "--info",
@@ -106,7 +107,9 @@ def test_unfold_and_summary_stages(tmp_path, capsys):
     assert len(unfolded) == 18 and (unfolded["status"] == "").all()
     assert np.isfinite(unfolded["value"].astype(float)).all()
     failed = spin[spin["method"] == "analytic_truth_nu"]
-    assert (failed["status"].str.startswith("unfolding failed")).all()
+    assert failed[failed["level"] == "unfolded"]["status"].str.startswith("unfolding failed").all()
+    reco = failed[failed["level"] == "reco"]  # detector level needs no response
+    assert len(reco) == 18 and (reco["status"] == "").all()
     precision = pd.read_csv(tmp_path / "precision.csv", keep_default_na=False)
     good = precision[precision["status"] == ""]
     assert len(good) == 2 * 5  # D_phi and D of analytic and the four EveNet runs
