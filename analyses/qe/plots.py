@@ -17,6 +17,10 @@ from evenet.io.results import save_figure  # noqa: E402
 from evenet.physics.spin import AXES  # noqa: E402
 
 plt.style.use(hep.style.CMS)
+# The CMS style's 26-pt labels are sized for 10 x 10 in figures; ours are smaller.
+plt.rcParams.update(
+    {"axes.labelsize": 17, "xtick.labelsize": 14, "ytick.labelsize": 14, "legend.fontsize": 12}
+)
 LABEL = {"pretrained": "EveNet pretrained", "scratch": "EveNet scratch"}
 
 
@@ -32,6 +36,8 @@ def cos_phi(bins: pd.DataFrame, labels: list[tuple[str, pd.Series]], stem: Path,
     """cos φ in the threshold region: half B reco, unfolded and parton, each normalised."""
     fig, axes = plt.subplots(1, max(1, len(labels)), figsize=(6.5 * max(1, len(labels)), 6))
     axes = np.atleast_1d(axes)
+    if not labels:
+        _nothing(axes[0], "no reconstruction could be unfolded (summary.md says why)")
     for ax, (title, key) in zip(axes, labels, strict=False):
         rows = bins[
             (bins["observable"] == "cos_phi")
@@ -104,7 +110,9 @@ def spin_matrix(spin: pd.DataFrame, labels: list[tuple[str, dict]], stem: Path) 
     save_figure(fig, stem)
 
 
-def _versus_size(ax, table, column, error_column, analytic_value, ylabel):
+def _versus_size(ax, table, column, error_column, analytic, ylabel):
+    """EveNet modes against training size (seed band), the analytic method as a line with
+    its error band; ``analytic`` is (value, error) or None."""
     evenet = table[table["method"] == "evenet"]
     for mode, group in evenet.groupby("mode"):
         sizes = sorted(group["size"].astype(str).unique(), key=_size_value)
@@ -121,9 +129,10 @@ def _versus_size(ax, table, column, error_column, analytic_value, ylabel):
         ax.errorbar(x, means, yerr=errors, marker="o", label=LABEL.get(mode, mode))
         ax.fill_between(x, lows, highs, alpha=0.2)  # spread over seeds
         ax.set_xticks(x, sizes)
-    if analytic_value is not None and np.isfinite(analytic_value):
-        ax.axhline(analytic_value, color="gray", ls="--", label="analytic (ellipse)")
-    ax.set_xlabel("training events (train split, before selection)")
+    if analytic is not None and np.isfinite(analytic[0]):
+        ax.axhline(analytic[0], color="gray", ls="--", label="analytic (ellipse)")
+        ax.axhspan(analytic[0] - analytic[1], analytic[0] + analytic[1], color="gray", alpha=0.2)
+    ax.set_xlabel("training events (before selection)")
     ax.set_ylabel(ylabel)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=12)
@@ -135,14 +144,14 @@ def precision_vs_size(precision: pd.DataFrame, stem: Path, quantity: str) -> Non
         epsilon_pct=100 * rows["epsilon"].astype(float),
         epsilon_err=100 * rows["epsilon"].astype(float) / np.sqrt(2 * (rows["toys"] - 1)),
     )
-    analytic = rows[rows["method"] == "analytic"]["epsilon_pct"]
-    fig, ax = plt.subplots(figsize=(8, 6))
+    analytic = rows[rows["method"] == "analytic"]
+    fig, ax = plt.subplots(figsize=(9, 6.5))
     _versus_size(
         ax,
         rows,
         "epsilon_pct",
         "epsilon_err",
-        analytic.iloc[0] if len(analytic) else None,
+        tuple(analytic[["epsilon_pct", "epsilon_err"]].iloc[0]) if len(analytic) else None,
         r"$\varepsilon = \sigma(D)/|D + 1/3|$ [%]",
     )
     _title(ax, f"precision of {quantity} (toys)")
@@ -154,15 +163,15 @@ def pairing_vs_size(pairing: pd.DataFrame, stem: Path) -> None:
         eff=100 * pairing["eff_matchable"].astype(float),
         err=100 * pairing["eff_matchable_err"].astype(float),
     )
-    analytic = rows[rows["method"] == "analytic"]["eff"]
-    fig, ax = plt.subplots(figsize=(8, 6))
+    analytic = rows[rows["method"] == "analytic"]
+    fig, ax = plt.subplots(figsize=(9, 6.5))
     _versus_size(
         ax,
         rows,
         "eff",
         "err",
-        analytic.iloc[0] if len(analytic) else None,
-        "b-lepton pairing efficiency, matchable events [%]",
+        tuple(analytic[["eff", "err"]].iloc[0]) if len(analytic) else None,
+        "pairing efficiency, matchable [%]",
     )
     _title(ax, "pairing (both tops right)")
     save_figure(fig, stem)
@@ -181,6 +190,8 @@ def toy_pulls(toys: pd.DataFrame, precision: pd.DataFrame, stem: Path, quantity:
         pulls = (values - float(row["D"])) / float(row["sigma_analytic"])
         counts, _ = np.histogram(pulls, edges)
         hep.histplot(counts / (len(pulls) * np.diff(edges)), edges, ax=ax, label=label)
+    if not ax.get_legend_handles_labels()[0]:
+        _nothing(ax, "no reconstruction could be unfolded")
     grid = np.linspace(-4, 4, 200)
     ax.plot(grid, np.exp(-0.5 * grid**2) / np.sqrt(2 * np.pi), "k--", label="N(0, 1)")
     ax.set_xlabel(f"({quantity} toy − nominal) / σ analytic")
@@ -188,6 +199,10 @@ def toy_pulls(toys: pd.DataFrame, precision: pd.DataFrame, stem: Path, quantity:
     ax.legend(fontsize=9)
     _title(ax, "Poisson toys at the luminosity")
     save_figure(fig, stem)
+
+
+def _nothing(ax, text: str) -> None:
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, fontsize=13)
 
 
 def _label_of(row) -> str:
