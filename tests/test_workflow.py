@@ -130,7 +130,15 @@ def test_dry_run_all(profile, dry_runs):
         "predict": len(runs),
         **({"haa_pretraining": 1} if haa_paths.comparisons(config) else {}),
         **dict.fromkeys(
-            ["qe_cutflow", "qe_parton", "qe_reconstruct", "qe_unfold", "qe_summary"], 1
+            [
+                "qe_cutflow",
+                "qe_parton",
+                "qe_reconstruct",
+                "qe_unfold",
+                "qe_response_study",
+                "qe_summary",
+            ],
+            1,
         ),
         "qe_unfold_method": len(qe_paths.method_labels(config)),  # one job per reconstruction
         "all": 1,

@@ -106,6 +106,7 @@ class SplitEvents:
     truth_neutrinos: np.ndarray  # (n, 2, 4) (ν, ν̄) four-vectors
     partons: Partons
     dropped: int  # test events without the tt̄ topology
+    split: np.ndarray | None = None  # (n,) int8 split code (0 train, 1 val, 2 test)
 
     @property
     def half(self) -> np.ndarray:
@@ -145,10 +146,14 @@ def topology_entry(dataset: str | os.PathLike) -> dict:
     return entry
 
 
-def load_test_events(dataset: str | os.PathLike, split: str = "test") -> SplitEvents:
-    """The ``split`` events of a converted qe dataset (default the test split)."""
+def load_test_events(
+    dataset: str | os.PathLike, split: str | tuple[str, ...] = "test"
+) -> SplitEvents:
+    """The events of one split (default the test split) or of several, of a converted qe
+    dataset."""
     entry = topology_entry(dataset)
-    table = load(None, dataset, columns=COLUMNS, splits=[split])
+    splits = [split] if isinstance(split, str) else list(split)
+    table = load(None, dataset, columns=COLUMNS, splits=splits)
     keep = table["topology"].to_numpy() == entry["id"]
     if not keep.any():
         raise SelectionError(
@@ -186,6 +191,7 @@ def load_test_events(dataset: str | os.PathLike, split: str = "test") -> SplitEv
         truth_neutrinos=neutrinos,
         partons=Partons(vectors["t1"], vectors["t2"], vectors["l1"], vectors["l2"]),
         dropped=dropped,
+        split=table["split"].to_numpy().astype(np.int8),
     )
 
 

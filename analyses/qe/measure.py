@@ -19,7 +19,8 @@ on a cluster); ``merge`` writes each table once for all methods (and the parton 
   bin of the threshold region among the observables of the quantity: the statistics behind
   the number).
 * ``closure.csv``: unfolded minus parton-level half B for D_phi, D, C_kk, C_rr, C_nn, with the
-  standard deviation of ``--bootstrap`` Poisson(1) resamples of both halves.
+  standard deviation of ``--bootstrap`` Poisson(1) resamples of both halves (and half the
+  width of their central 68%, which a few near-singular resamples cannot inflate).
 * ``precision.csv``: ``--toys`` Poisson toys at L x σ (every selected half-B event weighted by
   Poisson(λ), λ = L σ / N(half B): the expected events per simulated one, shared by the 16
   observables); σ(D) = toy standard deviation, bias = toy mean − half B's parton D, ε =
@@ -54,6 +55,7 @@ import pyarrow.parquet as pq
 
 from analyses.qe import unfold as U
 from analyses.qe.crosscheck import crosscheck_rows
+from analyses.qe.response_study import central68
 from evenet.errors import EvenetError
 from evenet.io.results import write_csv, write_json, write_parquet
 from evenet.stats.unfolding import UnfoldingError
@@ -77,6 +79,7 @@ CLOSURE_COLUMNS = (
     "parton",
     "difference",
     "sigma_bootstrap",
+    "sigma_central68",
     "pull",
     "bootstraps",
     "status",
@@ -342,6 +345,11 @@ def _measure_method(fields, inputs, parton_b, region_events, lam, settings) -> d
         min_events=lambda q: _min_truth_events(observables, q, inputs.low),
     )
     toy_values = U.toys(inputs, observables, lam, settings.toys, settings.seed)
+    closure, unstable = _closure_rows(
+        fields, inputs, values, parton_b, settings.bootstrap, settings.seed
+    )
+    for row in spin:
+        row["status"] = unstable
     crosscheck = []
     if fields["method"] in ("analytic", "evenet"):  # not for the diagnostics
         crosscheck = crosscheck_rows(
@@ -358,9 +366,7 @@ def _measure_method(fields, inputs, parton_b, region_events, lam, settings) -> d
         "values": values,
         "spin": spin,
         "bins": _bin_rows(fields, inputs, observables),
-        "closure": _closure_rows(
-            fields, inputs, values, parton_b, settings.bootstrap, settings.seed
-        ),
+        "closure": closure,
         "precision": _precision_rows(
             fields,
             values,
@@ -369,14 +375,27 @@ def _measure_method(fields, inputs, parton_b, region_events, lam, settings) -> d
             lam,
             settings.luminosity_fb,
             settings.cross_section_pb,
+            unstable,
         ),
         "toys": {q: toy_values[q] for q in PRECISION_QUANTITIES},
         "condition": {o: u.response.condition for o, u in observables.items()},
     }
 
 
-def _closure_rows(fields, inputs, values, parton_b, n_boot, seed) -> list[dict]:
+STABLE_FRACTION = 0.9  # of the bootstrap resamples whose response must invert
+
+
+def _closure_rows(fields, inputs, values, parton_b, n_boot, seed) -> tuple[list[dict], str]:
+    """The closure rows, and "" or why the response is unstable: fewer than 90% of the
+    resamples could be inverted, so σ(boot) (from the survivors) understates the spread and
+    the method's numbers are not trustworthy at these statistics."""
     spread = U.bootstrap_closure(inputs, n_boot, seed, CLOSURE_QUANTITIES)
+    survivors = min(int(np.isfinite(v).sum()) for v in spread.values())
+    unstable = ""
+    if survivors < STABLE_FRACTION * n_boot:
+        unstable = (
+            f"unstable response: {survivors} of {n_boot} bootstrap resamples could be unfolded"
+        )
     rows = []
     for q in CLOSURE_QUANTITIES:
         difference = values[q][0] - parton_b[q][0]
@@ -390,15 +409,18 @@ def _closure_rows(fields, inputs, values, parton_b, n_boot, seed) -> list[dict]:
                 "parton": parton_b[q][0],
                 "difference": difference,
                 "sigma_bootstrap": sigma,
+                "sigma_central68": central68(finite),
                 "pull": difference / sigma if sigma > 0 else float("nan"),
                 "bootstraps": len(finite),
-                "status": "",
+                "status": unstable,
             }
         )
-    return rows
+    return rows, unstable
 
 
-def _precision_rows(fields, values, parton_b, toy_values, lam, lumi, xsec) -> list[dict]:
+def _precision_rows(
+    fields, values, parton_b, toy_values, lam, lumi, xsec, unstable: str = ""
+) -> list[dict]:
     rows = []
     for q in PRECISION_QUANTITIES:
         toys = toy_values[q]
@@ -428,7 +450,7 @@ def _precision_rows(fields, values, parton_b, toy_values, lam, lumi, xsec) -> li
                 "luminosity_fb": lumi,
                 "cross_section_pb": xsec,
                 "lam": lam,
-                "status": "",
+                "status": unstable,
             }
         )
     return rows

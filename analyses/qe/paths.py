@@ -100,6 +100,10 @@ def unfolding(config: Mapping[str, Any]) -> dict[str, Path]:
     return {**tables, "toys": folder / "toys.parquet", "report": folder / "unfolding.json"}
 
 
+def response_study(config: Mapping[str, Any]) -> Path:
+    return results_dir(config) / "response_study.csv"
+
+
 def summary(config: Mapping[str, Any]) -> Path:
     return results_dir(config) / "summary.md"
 

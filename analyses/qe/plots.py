@@ -139,7 +139,7 @@ def _versus_size(ax, table, column, error_column, analytic, ylabel):
 
 
 def precision_vs_size(precision: pd.DataFrame, stem: Path, quantity: str) -> None:
-    rows = precision[(precision["quantity"] == quantity) & (precision["status"].fillna("") == "")]
+    rows = precision[(precision["quantity"] == quantity) & np.isfinite(precision["sigma"])]
     rows = rows.assign(
         epsilon_pct=100 * rows["epsilon"].astype(float),
         epsilon_err=100 * rows["epsilon"].astype(float) / np.sqrt(2 * (rows["toys"] - 1)),
@@ -181,7 +181,7 @@ def toy_pulls(toys: pd.DataFrame, precision: pd.DataFrame, stem: Path, quantity:
     """(toy − nominal)/σ_analytic of every method with toys, against N(0, 1)."""
     fig, ax = plt.subplots(figsize=(8, 6))
     edges = np.linspace(-4, 4, 33)
-    rows = precision[(precision["quantity"] == quantity) & (precision["status"].fillna("") == "")]
+    rows = precision[(precision["quantity"] == quantity) & np.isfinite(precision["sigma"])]
     for _, row in rows.iterrows():
         label = _label_of(row)
         values = toys[toys["label"] == label][quantity].to_numpy(dtype=float)

@@ -172,6 +172,35 @@ rule qe_unfold:
         " --output-dir {params.output_dir:q} {params.settings} > {log:q} 2>&1"
 
 
+rule qe_response_study:
+    """How many events the unfolding needs (analytic method): the analysis's setup against a
+    response from the train split and pseudo-data from val + test, with bootstrap closures.
+
+    Wildcards: none.
+    """
+    input:
+        manifest=lambda wc: qe_paths.dataset(config) / "manifest.json",
+    params:
+        dataset=lambda wc: qe_paths.dataset(config),
+        masses=generator_masses(config),
+        settings=lambda wc: (
+            f"--mtt-max {_QE['mtt_max']} --x-bins {_QE['x_bins']}"
+            f" --bootstrap {_QE['bootstrap']} --seed {_QE['seed']}"
+        ),
+    output:
+        qe_paths.response_study(config),
+    log:
+        qe_paths.log(config, "response_study"),
+    benchmark:
+        qe_paths.benchmark(config, "response_study")
+    resources:
+        runtime=120,
+        mem_mb=16000,
+    shell:
+        "python -m analyses.qe.response_study --dataset {params.dataset:q} --output {output:q}"
+        " --m-top {params.masses[0]} --m-w {params.masses[1]} {params.settings} > {log:q} 2>&1"
+
+
 rule qe_summary:
     """summary.md (our numbers beside the published ones, with conventions, luminosity and
     cross-section) and the plots.
@@ -181,6 +210,7 @@ rule qe_summary:
     input:
         cutflow=qe_paths.cutflow(config),
         parton=qe_paths.parton(config),
+        response_study=qe_paths.response_study(config),
         **qe_paths.reconstruction(config),
         **qe_paths.unfolding(config),
     params:

@@ -33,6 +33,7 @@ TEXT_COLUMNS = {
     "region",
     "step",
     "label",
+    "setup",
 }
 EVENET_NORMALISATION = (19.29, 140.0)  # pb, fb^-1: EveNet's dilepton sample (PHYSICS.md §3)
 REFERENCES = [
@@ -188,6 +189,8 @@ def markdown(results: Path, mtt_max: float, lumi: float, xsec: float) -> str:
         f"by {_evenet_scale(lumi, xsec):.2f} (σ ∝ 1/√(L σ)).\n",
         "## Why an unfolding can fail: the m_tt regions at reco level (half A)\n",
         _migration_table(report),
+        "## How many events the unfolding needs (analytic method)\n",
+        _response_study(results),
         "## Spin matrix (unfolded, half B)\n",
         _spin_table(spin),
         "## Statistics behind the numbers\n",
@@ -235,8 +238,8 @@ def _precision_table(precision, closure, spin) -> str:
             & (closure["size"] == r["size"])
             & (closure["seed"] == r["seed"])
         )
-        if r["status"]:
-            rows.append([_method_name(r), r["status"], "", "", "", "", ""])
+        if not np.isfinite(r["D"]):
+            rows.append([_method_name(r), "", "", "", "", "", "", r["status"]])
             continue
         c = closure[key & (closure["quantity"] == "D_phi")].iloc[0]
         d = closure[key & (closure["quantity"] == "D")].iloc[0]
@@ -249,6 +252,7 @@ def _precision_table(precision, closure, spin) -> str:
                 f"{_fmt(r['sigma'], 4)} (analytic {_fmt(r['sigma_analytic'], 4)})",
                 f"{_fmt(100 * r['epsilon'], 2)}% / {_fmt(100 * r['epsilon_cms'], 2)}%",
                 f"{_fmt(r['bias'], 4)} ± {_fmt(r['bias_err'], 4)}",
+                r["status"],
             ]
         )
     return _table(
@@ -260,6 +264,7 @@ def _precision_table(precision, closure, spin) -> str:
             "σ(D_φ) toys",
             "ε / σ/∣D∣",
             "bias (toys)",
+            "status",
         ],
         rows,
     )
@@ -295,6 +300,44 @@ def _migration_table(report: dict) -> str:
         )
         + "\nThe two probabilities must differ clearly for the region block of the response "
         "to be invertible; the reconstructed m_tt resolution decides it.\n"
+    )
+
+
+def _response_study(results: Path) -> str:
+    table = read_table(results / "response_study.csv")
+    rows = []
+    for _, r in table.iterrows():
+        if r["status"]:
+            numbers = ["", "", "", r["status"]]
+        else:
+            numbers = [
+                f"{_fmt(r['unfolded'])} (parton {_fmt(r['parton'])})",
+                f"{_fmt(r['difference'])} ± {_fmt(r['sigma_central68'])}",
+                f"{int(r['invertible_resamples'])} / {int(r['resamples'])}",
+                "",
+            ]
+        rows.append(
+            [
+                r["setup"],
+                f"{int(r['response_selected'])} / {int(r['data_selected'])}",
+                r["quantity"],
+                *numbers,
+            ]
+        )
+    return (
+        _table(
+            [
+                "setup",
+                "selected events: response / pseudo-data",
+                "quantity",
+                "unfolded",
+                "− parton ± σ (central 68% of resamples)",
+                "invertible resamples",
+                "status",
+            ],
+            rows,
+        )
+        + "\nBootstrap: Poisson(1) weights on the response and the pseudo-data events alike.\n"
     )
 
 
@@ -348,7 +391,7 @@ def make_plots(results: Path, mtt_max: float) -> None:
 
     toys = pq.read_table(results / "toys.parquet").to_pandas()
     main = _main_methods(precision[precision["quantity"] == "D_phi"])
-    main = main[main["status"] == ""]
+    main = main[np.isfinite(main["D"])]
     keys = ["method", "run", "mode", "size", "seed"]
     panels = [(_method_name(r), r[keys]) for _, r in main.iterrows()][:4]
     plots.cos_phi(bins, panels, folder / "cos_phi", mtt_max)

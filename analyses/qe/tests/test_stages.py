@@ -75,6 +75,25 @@ def _write_inputs(folder):
     ]
     write_csv(folder / "pairing.csv", pairing, PAIRING_COLUMNS)
     write_csv(folder / "parton.csv", parton_rows(parton.assign(beta_z=0.5), 400.0), PARTON_COLUMNS)
+    study = [
+        {
+            "setup": "response train, pseudo-data val + test",
+            "response_events": 10,
+            "response_selected": 5,
+            "data_events": 4,
+            "data_selected": 2,
+            "quantity": "D_phi",
+            "unfolded": -0.5,
+            "parton": -0.45,
+            "difference": -0.05,
+            "sigma_bootstrap": 0.1,
+            "sigma_central68": 0.1,
+            "invertible_resamples": 9,
+            "resamples": 10,
+            "status": "",
+        }
+    ]
+    write_csv(folder / "response_study.csv", study, list(study[0]))
     cutflow = [{"step": "all events", "events": 10, "weighted": 10.0, "efficiency": 1.0}]
     write_csv(folder / "cutflow.csv", cutflow, list(cutflow[0]))
     return parton
