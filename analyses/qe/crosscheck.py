@@ -24,15 +24,13 @@ QUANTITIES = ("D_phi", "D", "C_kk", "C_rr", "C_nn")
 TEMPLATES = {"D_phi": "cos_phi", **{f"C_{a}{a}": f"cc_{a}{a}" for a in AXES}}
 
 
-def _iterative_mean(
-    observable: U.Observable, reco_counts: np.ndarray, low: slice
-) -> tuple[float, int]:
+def _iterative_mean(observable, reco_counts: np.ndarray, low: slice) -> tuple[float, int]:
     counts, iterations = iterative_bayes(observable.response, reco_counts)
     return float(means_of_x(observable.response, counts[None, :], low)[0]), iterations
 
 
 def iterative(
-    inputs: U.Inputs, observables: dict[str, U.Observable], n_toys: int, seed: int
+    inputs: U.Inputs, observables: dict, n_toys: int, seed: int
 ) -> dict[str, tuple[float, float, int]]:
     """(value, standard deviation over Poisson(1) resamples of half B's events, iterations)
     of each quantity of QUANTITIES."""
@@ -60,7 +58,7 @@ def iterative(
 
 
 def template(
-    inputs: U.Inputs, observables: dict[str, U.Observable], quantity: str, theta_a: float
+    inputs: U.Inputs, observables: dict, quantity: str, theta_a: float
 ) -> tuple[float, float]:
     """(θ, HESSE error) of the template fit of one quantity of TEMPLATES."""
     observable = TEMPLATES[quantity]
@@ -82,7 +80,9 @@ def template(
 
 
 def crosscheck_rows(fields, inputs, observables, values, parton_b, n_toys, seed) -> list[dict]:
-    """One row per quantity: inversion, iterative and template values with their errors."""
+    """One row per quantity: inversion, iterative and template values with their errors.
+    ``observables`` are `unfold.Observable` or `unfold.Prepared` (the response, fractions and
+    reco counts); ``values`` None where the inversion failed (its columns stay empty)."""
     half_a_low = (inputs.half == U.HALF_A) & (inputs.parton["mtt"].to_numpy() < inputs.mtt_max)
     parton_a = U.parton_level(inputs.parton, half_a_low)
     try:
@@ -96,8 +96,8 @@ def crosscheck_rows(fields, inputs, observables, values, parton_b, n_toys, seed)
             **fields,
             "quantity": q,
             "parton": parton_b[q][0],
-            "inversion": values[q][0],
-            "inversion_stat": values[q][1],
+            "inversion": values[q][0] if values else "",
+            "inversion_stat": values[q][1] if values else "",
             "iterative": bayes.get(q, ("", "", ""))[0],
             "iterative_stat": bayes.get(q, ("", "", ""))[1],
             "iterations": bayes.get(q, ("", "", ""))[2],

@@ -157,15 +157,34 @@ class Observable:
     influence: np.ndarray  # (test events,)
 
 
-def unfold_observable(inputs: Inputs, observable: str, event_weight: np.ndarray) -> Observable:
+@dataclass(frozen=True)
+class Prepared:
+    """What every unfolding method needs of one observable: half A's response, half B's
+    event-to-bin fractions and its reco counts (no inversion yet)."""
+
+    response: unfolding.Response
+    fractions: sparse.csr_matrix
+    reco_counts: np.ndarray
+    reco_cov: np.ndarray
+
+
+def prepare(inputs: Inputs, observable: str, event_weight: np.ndarray) -> Prepared:
     resp = response(inputs, observable, event_weight)
     f = fractions(inputs, observable)
-    reco_counts, reco_cov = unfolding.counts_and_covariance(f, event_weight)
+    return Prepared(resp, f, *unfolding.counts_and_covariance(f, event_weight))
+
+
+def unfold_observable(inputs: Inputs, observable: str, event_weight: np.ndarray) -> Observable:
+    resp, f, reco_counts, reco_cov = astuple_shallow(prepare(inputs, observable, event_weight))
     jac = unfolding.jacobian(resp)
     counts, cov = jac @ reco_counts, jac @ reco_cov @ jac.T
     mean, gradient = unfolding.mean_gradient(resp, counts, inputs.low)
     influence = np.asarray(f @ (jac.T @ gradient)).ravel()
     return Observable(resp, jac, f, reco_counts, counts, cov, mean, influence)
+
+
+def astuple_shallow(prepared: Prepared) -> tuple:
+    return prepared.response, prepared.fractions, prepared.reco_counts, prepared.reco_cov
 
 
 def combine(
