@@ -9,10 +9,8 @@ Events without the `ttbar_dilepton` topology (no tops in `partons`) are dropped 
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -28,6 +26,7 @@ from analyses.qe.selection import (
     SelectionError,
     check_finite,
     select,
+    topology_entry,
 )
 from analyses.qe.selection import E as ENERGY
 from evenet.io.predictions import load, to_numpy
@@ -123,27 +122,6 @@ class SplitEvents:
 
     def __len__(self) -> int:
         return len(self.event)
-
-
-def topology_entry(dataset: str | os.PathLike) -> dict:
-    """The manifest's `ttbar_dilepton` entry (id, resonances, partons)."""
-    manifest_file = Path(dataset) / "manifest.json"
-    if not manifest_file.is_file():
-        raise SelectionError(f"{manifest_file} does not exist: is {dataset} a converted dataset?")
-    manifest = json.loads(manifest_file.read_text())
-    if not manifest.get("has_targets"):
-        raise SelectionError(f"{dataset} has no truth targets: the qe analysis needs `partons`")
-    entries = [t for t in manifest.get("topologies", []) if t["name"] == TOPOLOGY]
-    if not entries:
-        raise SelectionError(f"{dataset}: no topology {TOPOLOGY!r} in its manifest")
-    entry = entries[0]
-    missing = {"t1", "t2", "l1", "l2"} - set(entry["partons"])
-    if missing or list(entry["resonances"]) != ["t1", "t2"]:
-        raise SelectionError(
-            f"{dataset}: the {TOPOLOGY} topology needs resonances [t1, t2] and partons t1, t2, "
-            f"l1, l2 (config/topologies.yaml); missing {sorted(missing)}"
-        )
-    return entry
 
 
 def load_test_events(

@@ -18,7 +18,6 @@ unweighted and weighted (the dataset's ``weight``), per step.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import sys
@@ -30,6 +29,7 @@ import vector
 
 from evenet.errors import EvenetError
 from evenet.io.predictions import load, to_numpy
+from evenet.io.results import write_csv
 
 E, PT, ETA, PHI, BTAG, LEPTON, CHARGE = range(7)
 TOPOLOGY = "ttbar_dilepton"
@@ -133,15 +133,7 @@ def cutflow(
 
 def dataset_cutflow(dataset: str | os.PathLike, mtt_max: float = 400.0) -> list[dict]:
     """The cutflow of every event of a converted dataset (all splits)."""
-    manifest_file = Path(dataset) / "manifest.json"
-    if not manifest_file.is_file():
-        raise SelectionError(f"{manifest_file} does not exist: is {dataset} a converted dataset?")
-    manifest = json.loads(manifest_file.read_text())
-    if not manifest.get("has_targets"):
-        raise SelectionError(f"{dataset} has no truth targets: the qe region needs `partons`")
-    ids = [t["id"] for t in manifest.get("topologies", []) if t["name"] == TOPOLOGY]
-    if not ids:
-        raise SelectionError(f"{dataset}: no topology {TOPOLOGY!r} in its manifest")
+    ids = [topology_entry(dataset)["id"]]
     columns = ["x", "x_mask", "partons", "partons_mask", "topology", "weight"]
     table = load(None, dataset, columns=columns)
     weights = table["weight"].to_numpy()
@@ -160,6 +152,27 @@ def dataset_cutflow(dataset: str | os.PathLike, mtt_max: float = 400.0) -> list[
     return cutflow(selected, weights, in_region, mtt_max)
 
 
+def topology_entry(dataset: str | os.PathLike) -> dict:
+    """The manifest's `ttbar_dilepton` entry (id, resonances, partons)."""
+    manifest_file = Path(dataset) / "manifest.json"
+    if not manifest_file.is_file():
+        raise SelectionError(f"{manifest_file} does not exist: is {dataset} a converted dataset?")
+    manifest = json.loads(manifest_file.read_text())
+    if not manifest.get("has_targets"):
+        raise SelectionError(f"{dataset} has no truth targets: the qe analysis needs `partons`")
+    entries = [t for t in manifest.get("topologies", []) if t["name"] == TOPOLOGY]
+    if not entries:
+        raise SelectionError(f"{dataset}: no topology {TOPOLOGY!r} in its manifest")
+    entry = entries[0]
+    missing = {"t1", "t2", "l1", "l2"} - set(entry["partons"])
+    if missing or list(entry["resonances"]) != ["t1", "t2"]:
+        raise SelectionError(
+            f"{dataset}: the {TOPOLOGY} topology needs resonances [t1, t2] and partons t1, t2, "
+            f"l1, l2 (config/topologies.yaml); missing {sorted(missing)}"
+        )
+    return entry
+
+
 def check_finite(x, partons, partons_mask, where) -> None:
     """Refuse NaN or inf in the objects or in the existing partons (they would drop events
     from the region silently: NaN < 400 is False)."""
@@ -170,15 +183,6 @@ def check_finite(x, partons, partons_mask, where) -> None:
             f"{where}: non-finite values in x of {int(bad_x.sum())} and in partons of "
             f"{int(bad_partons.sum())} events: reconvert the samples"
         )
-
-
-def write_csv(rows: list[dict], output: Path) -> None:
-    temporary = output.with_name(f".{output.name}.tmp")
-    with open(temporary, "w", newline="") as f:
-        writer = csv.DictWriter(f, list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(temporary, output)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -192,8 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     except EvenetError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    write_csv(rows, args.output)
+    write_csv(args.output, rows, list(rows[0]))
     for row in rows:
         print(f"{row['step']:<36} {row['events']:>9} {row['weighted']:>12.1f}")
     return 0
