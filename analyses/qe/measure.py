@@ -186,7 +186,8 @@ def _bin_rows(fields, inputs: U.Inputs, observables: dict) -> list[dict]:
         truth_a = np.bincount(truth[half_a], minlength=inputs.n_bins)
         selected_a = np.bincount(truth[half_a & inputs.selected], minlength=inputs.n_bins)
         parton_b = np.bincount(truth[half_b], minlength=inputs.n_bins)
-        errors = np.sqrt(np.clip(np.diag(u.cov), 0.0, None))
+        unfolded = isinstance(u, U.Observable)  # a Prepared one where the inversion failed
+        errors = np.sqrt(np.clip(np.diag(u.cov), 0.0, None)) if unfolded else None
         for i in range(inputs.n_bins):
             rows.append(
                 {
@@ -200,8 +201,8 @@ def _bin_rows(fields, inputs: U.Inputs, observables: dict) -> list[dict]:
                     "selected_events_a": int(selected_a[i]),
                     "efficiency": u.response.efficiency[i],
                     "reco_b": u.reco_counts[i],
-                    "unfolded": u.counts[i],
-                    "unfolded_err": errors[i],
+                    "unfolded": u.counts[i] if unfolded else "",
+                    "unfolded_err": errors[i] if unfolded else "",
                     "parton_b": int(parton_b[i]),
                 }
             )
@@ -262,10 +263,11 @@ def measure_method(
         status = f"unfolding failed: {error}"
         print(f"[qe] {label}: {status}", flush=True)
         empty = dict.fromkeys(U.COEFFICIENTS, ("", ""))
-        crosscheck = []
+        crosscheck, bins = [], []
         if fields["method"] in ("analytic", "evenet"):  # the regularised methods may still work
             try:
                 prepared = {o: U.prepare(inputs, o, inputs.weight) for o in U.OBSERVABLES}
+                bins = _bin_rows(fields, inputs, prepared)
                 crosscheck = crosscheck_rows(
                     fields,
                     inputs,
@@ -276,14 +278,14 @@ def measure_method(
                     settings.seed,
                 )
             except UnfoldingError:  # no response at all (an empty truth bin)
-                crosscheck = []
+                crosscheck, bins = [], []
         result = {
             "spin": _spin_rows("unfolded", fields, empty, "", status),
             "closure": [{**fields, "quantity": q, "status": status} for q in CLOSURE_QUANTITIES],
             "precision": [
                 {**fields, "quantity": q, "status": status} for q in PRECISION_QUANTITIES
             ],
-            "bins": [],
+            "bins": bins,
             "crosscheck": crosscheck,
             "toys": {q: np.array([]) for q in PRECISION_QUANTITIES},
         }

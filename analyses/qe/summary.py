@@ -402,6 +402,8 @@ def _bin_statistics(bins: pd.DataFrame) -> str:
     if bins.empty:
         return "No method could be unfolded.\n"
     low = bins[(bins["region"] == "low") & bins["method"].isin(["analytic", "evenet"])]
+    if low.empty:
+        return "No response could be built.\n"
     rows = []
     for (method, mode, size), group in low.groupby(["method", "mode", "size"], sort=False):
         rows.append(
@@ -414,7 +416,7 @@ def _bin_statistics(bins: pd.DataFrame) -> str:
         )
     return (
         "Fewest events in a threshold-region bin over the 16 observables (bins.csv has every "
-        "bin):\n\n"
+        "bin, with the unfolded count where the inversion succeeded):\n\n"
         + _table(["method", "half-A truth events", "half-A selected", "half-B reco count"], rows)
     )
 
