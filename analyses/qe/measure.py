@@ -321,6 +321,12 @@ def merge(
     merged = {name: [] for name in TABLES}
     merged["spin"] = _spin_rows("parton", _fields({"method": "parton"}), parton_b, region_events)
     toys, methods = [], {}
+    missing = [label for label in labels if not (methods_dir / label / "report.json").is_file()]
+    if missing:
+        raise UnfoldingError(
+            f"no unfolding of {', '.join(missing)} in {methods_dir}: run `measure method` (rule "
+            "qe_unfold_method) for every method of reconstruction.json first"
+        )
     for label in labels:
         folder = methods_dir / label
         for name in TABLES:
