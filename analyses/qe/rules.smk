@@ -195,7 +195,7 @@ rule qe_response_study:
         qe_paths.benchmark(config, "response_study")
     resources:
         runtime=120,
-        mem_mb=16000,
+        mem_mb=64000,  # every split in memory: ~25 GB at Perlmutter's 10^7 events
     shell:
         "python -m analyses.qe.response_study --dataset {params.dataset:q} --output {output:q}"
         " --m-top {params.masses[0]} --m-w {params.masses[1]} {params.settings} > {log:q} 2>&1"
