@@ -166,6 +166,7 @@ def test_disabled_analysis_schedules_no_analysis_job(tmp_path):
     disabled = _jobs(_run(tmp_path, [tmp_path / "off.yaml"], "dryrun"), tmp_path / "out")
     analysis_jobs = {j for j in enabled if j.startswith(("finetune haa", "predict haa"))}
     assert len(analysis_jobs) == 4  # 2 finetune, 2 predict (ci's haa dataset has no background)
+    analysis_jobs |= {"analyses haa", "analyses events"}  # haa_cutflow: its table and event list
     assert "analyses qe" in disabled  # another analysis's jobs stay
     assert disabled == enabled - analysis_jobs
 
@@ -183,6 +184,7 @@ def test_one_rules_include_per_enabled_analysis(tmp_path):
     (tmp_path / "off.yaml").write_text("analyses: {haa: {enabled: false}}\n")
     enabled = _rule_names(tmp_path, [])
     disabled = _rule_names(tmp_path, [tmp_path / "off.yaml"])
-    assert {r for r in enabled if r.startswith("haa_")} == {"haa_all", "haa_pretraining"}
-    assert enabled - disabled == {"haa_all", "haa_pretraining"}
+    haa_rules = {"haa_all", "haa_pretraining", "haa_cutflow"}
+    assert {r for r in enabled if r.startswith("haa_")} == haa_rules
+    assert enabled - disabled == haa_rules
     assert {"generate", "convert", "pretrain", "finetune", "predict", "all"} <= disabled

@@ -129,6 +129,7 @@ def test_dry_run_all(profile, dry_runs):
         "finetune": len(runs),
         "predict": len(runs),
         **({"haa_pretraining": 1} if haa_paths.comparisons(config) else {}),
+        "haa_cutflow": 1,
         **dict.fromkeys(
             [
                 "qe_cutflow",

@@ -17,6 +17,22 @@ def results_dir(config: Mapping[str, Any]) -> Path:
     return paths.analysis_dir(config, NAME)
 
 
+SELECTED = "selected"  # name of the selected-events list (the contract's runs.<run>.events)
+
+
+def dataset(config: Mapping[str, Any]) -> Path:
+    """The dataset folder the selection reads (analyses.haa.dataset)."""
+    return paths.dataset_dir(config, config["analyses"][NAME]["dataset"])
+
+
+def cutflow(config: Mapping[str, Any]) -> Path:
+    return results_dir(config) / "cutflow.csv"
+
+
+def selected_events(config: Mapping[str, Any]) -> Path:
+    return paths.analysis_events(config, NAME, SELECTED)
+
+
 def predictions(config: Mapping[str, Any]) -> list[Path]:
     """The predictions of every configured fine-tuning of this analysis (its runs)."""
     return paths.analysis_predictions(config, NAME)

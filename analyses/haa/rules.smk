@@ -14,6 +14,7 @@ rule haa_all:
     Wildcards: none.
     """
     input:
+        haa_paths.cutflow(config),
         haa_paths.predictions(config),
         haa_paths.comparisons(config),
 
@@ -43,3 +44,32 @@ rule haa_pretraining:
     shell:
         "python -m analyses.haa.comparison --dataset {params.dataset:q} --runs {params.runs:q}"
         " --json {output.json:q} --markdown {output.markdown:q} > {log:q} 2>&1"
+
+
+rule haa_cutflow:
+    """EveNet's selection on every event of analyses.haa.dataset: the cutflow per sample
+    (events, Σw, N_eff) and the list of selected events (the runs' `events: {name: selected}`).
+
+    Wildcards: none.
+    """
+    input:
+        manifest=lambda wc: haa_paths.dataset(config) / "manifest.json",
+    params:
+        dataset=lambda wc: haa_paths.dataset(config),
+        cuts=lambda wc: " ".join(
+            f"--{key.replace('_', '-')} {value}"
+            for key, value in config["analyses"]["haa"]["selection"].items()
+        ),
+    output:
+        cutflow=haa_paths.cutflow(config),
+        events=haa_paths.selected_events(config),
+    log:
+        paths.analysis_log_pattern(config, "haa", "cutflow"),
+    benchmark:
+        paths.analysis_benchmark_pattern(config, "haa", "cutflow")
+    resources:
+        runtime=30,
+        mem_mb=16000,
+    shell:
+        "python -m analyses.haa.selection --dataset {params.dataset:q} --cutflow {output.cutflow:q}"
+        " --events {output.events:q} {params.cuts} > {log:q} 2>&1"
