@@ -77,23 +77,13 @@ def test_missing_dataset_is_a_clear_error(tmp_path, capsys):
     assert not (tmp_path / "c.csv").exists()
 
 
-def test_event_list_on_a_real_dataset(tmp_path, samples, base_config):
+def test_event_list_on_a_real_dataset(tmp_path, pythia_dataset):
     """Guards the CLI on converted Pythia signal: the list holds exactly the selected events."""
-    from evenet.io.convert import convert_sample
-    from evenet.io.dataset import build_dataset
-
-    convert_sample(
-        [samples.path("haa_4b_ma30", 400)],
-        tmp_path / "s",
-        "haa_4b_ma30",
-        base_config,
-        log=lambda _: None,
-    )
-    build_dataset("haa", [tmp_path / "s"], tmp_path / "d")
+    dataset = pythia_dataset("haa_4b_ma30", 400)
     loose = ["--min-btags", "2", "--min-jets", "2", "--jet-min-pt", "0", "--bjet-min-pt", "0"]
     out = [
         "--dataset",
-        str(tmp_path / "d"),
+        str(dataset),
         "--cutflow",
         str(tmp_path / "c.csv"),
         "--events",

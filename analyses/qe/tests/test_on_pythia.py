@@ -11,23 +11,12 @@ import pandas as pd
 import pytest
 
 from analyses.qe import parton, reconstruct, response_study
-from evenet.io.convert import convert_sample
-from evenet.io.dataset import build_dataset
 from evenet.physics.neutrino import M_TOP, M_W
 
 
 @pytest.fixture(scope="module")
-def dataset(tmp_path_factory, samples, base_config):
-    root = tmp_path_factory.mktemp("qe_pythia")
-    convert_sample(
-        [samples.path("ttbar_dilepton", 400)],
-        root / "ttbar_dilepton",
-        "ttbar_dilepton",
-        base_config,
-        log=lambda _: None,
-    )
-    build_dataset("qe", [root / "ttbar_dilepton"], root / "qe")
-    return root / "qe"
+def dataset(pythia_dataset):
+    return pythia_dataset("ttbar_dilepton", 400)
 
 
 def test_reconstruction_bookkeeping(dataset, tmp_path):
