@@ -10,6 +10,8 @@ import uproot
 from evenet.catalogue import get_process
 from evenet.config import default_config_path, load_config
 from evenet.generation.generate import generate_shard
+from evenet.io.convert import convert_sample
+from evenet.io.dataset import build_dataset
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -48,3 +50,26 @@ class SampleCache:
 @pytest.fixture(scope="session")
 def samples(tmp_path_factory, base_config) -> SampleCache:
     return SampleCache(tmp_path_factory.mktemp("samples"), base_config)
+
+
+@pytest.fixture(scope="session")
+def pythia_dataset(tmp_path_factory, samples, base_config):
+    """``make(process, events)``: a one-sample dataset of ``events`` generated Pythia events
+    of ``process``, converted once per session."""
+    made = {}
+
+    def make(process: str, events: int):
+        if (process, events) not in made:
+            root = tmp_path_factory.mktemp(f"dataset_{process}")
+            convert_sample(
+                [samples.path(process, events)],
+                root / "sample",
+                process,
+                base_config,
+                log=lambda _: None,
+            )
+            build_dataset(process, [root / "sample"], root / "dataset")
+            made[process, events] = root / "dataset"
+        return made[process, events]
+
+    return make
