@@ -11,6 +11,7 @@ from pathlib import Path
 import yaml
 
 from evenet.errors import EvenetError
+from evenet.generation.filters import BHadronFilter, b_hadron_filter
 from evenet.yaml_io import parse_yaml
 
 DEFAULT_CATALOGUE = Path(__file__).resolve().parents[1] / "config" / "processes.yaml"
@@ -23,6 +24,7 @@ _KEYS = {
     "spin_correlation",
     "truth_pdg_ids",
     "forced_decays",
+    "b_hadron_filter",
 }
 
 
@@ -40,6 +42,7 @@ class Process:
     spin_correlation: bool = False
     truth_pdg_ids: tuple[int, ...] = field(default_factory=tuple)
     forced_decays: tuple[int, ...] = field(default_factory=tuple)
+    b_hadron_filter: BHadronFilter | None = None  # generator-level filter (generation/filters.py)
 
 
 def load_catalogue(path: str | Path = DEFAULT_CATALOGUE) -> dict[str, Process]:
@@ -80,6 +83,7 @@ def load_catalogue(path: str | Path = DEFAULT_CATALOGUE) -> dict[str, Process]:
             spin_correlation=bool(entry.get("spin_correlation", False)),
             truth_pdg_ids=tuple(int(i) for i in entry.get("truth_pdg_ids") or ()),
             forced_decays=tuple(abs(int(i)) for i in entry.get("forced_decays") or ()),
+            b_hadron_filter=b_hadron_filter(entry.get("b_hadron_filter"), f"{path}: '{name}'"),
         )
     return catalogue
 
@@ -87,9 +91,11 @@ def load_catalogue(path: str | Path = DEFAULT_CATALOGUE) -> dict[str, Process]:
 def process_from_dict(values: dict) -> Process:
     """A Process from its plain values (``dataclasses.asdict``), e.g. a job's --options."""
     sequences = {"settings": str, "truth_pdg_ids": int, "forced_decays": int}
-    return Process(
-        **{k: tuple(sequences[k](x) for x in v) if k in sequences else v for k, v in values.items()}
-    )
+    fields = {
+        k: tuple(sequences[k](x) for x in v) if k in sequences else v for k, v in values.items()
+    }
+    fields["b_hadron_filter"] = b_hadron_filter(fields.get("b_hadron_filter"), "process options")
+    return Process(**fields)
 
 
 def get_process(name: str, path: str | Path = DEFAULT_CATALOGUE) -> Process:

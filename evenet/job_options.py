@@ -69,10 +69,12 @@ def generate(config: Mapping[str, Any], sample: str, shard: int) -> dict:
     Pythia and detector settings."""
     from evenet.generation.seeds import shard_seed
 
-    process = _catalogue()[sample]
+    process = plain(dataclasses.asdict(_catalogue()[sample]))
+    if process["b_hadron_filter"] is None:
+        del process["b_hadron_filter"]  # unfiltered shards keep their options (no rerun)
     generation = config["generation"]
     return {
-        "process": plain(dataclasses.asdict(process)),
+        "process": process,
         "events": shard_events(config, sample, shard),
         "seed": shard_seed(config["seed"], sample, shard),
         "generation": {

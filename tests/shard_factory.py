@@ -11,9 +11,9 @@ import pyarrow.parquet as pq
 from evenet.data.synthetic import write_synthetic_dataset
 from evenet.io.manifest import load_manifest, shard_entries
 
-# vjets mixes processes 5 and 7 (event by event), as a converted sample may
-SAMPLES = {"ttbar_dilepton": 1, "wjets": 5, "vjets": (5, 7)}
-CLASS_MAP = {1: 0, 5: 1}  # process 7 has no class: dropped whenever labels are on
+# vjets mixes processes 24 and 7 (event by event), as a converted sample may
+SAMPLES = {"ttbar_dilepton": 1, "wjets": 24, "vjets": (24, 7)}
+CLASS_MAP = {1: 0, 24: 1}  # process 7 has no class: dropped whenever labels are on
 
 
 def write_dataset(folder: Path, events: int = 6000, **options) -> Path:

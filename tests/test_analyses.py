@@ -106,6 +106,7 @@ ALLOWED = (
     "evenet.config",
     "evenet.io.results",  # atomic writers of tables, text and figures
     "evenet.io.predictions",
+    "evenet.io.training_events",  # the events and weights EveNet trains on, for other methods
 )
 
 

@@ -128,7 +128,15 @@ def test_dry_run_all(profile, dry_runs):
         "pretrain": 1,
         "finetune": len(runs),
         "predict": len(runs),
-        **({"haa_pretraining": 1} if haa_paths.comparisons(config) else {}),
+        **(
+            {
+                "haa_xgboost": sum(1 for m in haa_paths.methods(config) if m["kind"] == "scores"),
+                "haa_evaluate": 1,
+                "haa_summary": 1,
+            }
+            if haa_paths.evaluated_runs(config)
+            else {}
+        ),
         "haa_cutflow": 1,
         **dict.fromkeys(
             [
@@ -144,8 +152,8 @@ def test_dry_run_all(profile, dry_runs):
         "qe_unfold_method": len(qe_paths.method_labels(config)),  # one job per reconstruction
         "all": 1,
     }
-    # The comparison runs where the haa dataset has signal and background (not at ci scale).
-    assert bool(haa_paths.comparisons(config)) == (profile != "ci")
+    # The methods are compared where the haa dataset has signal and background (not at ci).
+    assert bool(haa_paths.evaluated_runs(config)) == (profile != "ci")
     commands = shell_commands(output)
     assert len(commands) == _expected_shards(profile)
     # Jobs get their resolved options, never config-file paths, and write below output_dir.

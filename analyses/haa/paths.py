@@ -52,21 +52,80 @@ def run_predictions(config: Mapping[str, Any], run: str) -> list[dict[str, str]]
     ]
 
 
-def comparison(config: Mapping[str, Any], run: str = "{run}") -> dict[str, str]:
-    """Pretrained vs scratch table of one run (``{run}`` left as a wildcard by default)."""
-    folder = results_dir(config) / "pretraining"
-    return {"json": str(folder / f"{run}.json"), "markdown": str(folder / f"{run}.md")}
-
-
-def comparisons(config: Mapping[str, Any]) -> list[str]:
-    """The comparison tables of every run whose dataset has a `signal` class (a dataset of
-    signal alone, as config/ci.yaml's, has no background to compare against)."""
+def evaluated_runs(config: Mapping[str, Any]) -> list[str]:
+    """The runs every method is compared on: those training on an event list (``events``)
+    of a dataset with a `signal` class (config/ci.yaml's signal-only dataset has none)."""
     return [
-        path
+        run
         for run, spec in config["analyses"][NAME]["runs"].items()
-        if has_signal_class(config, spec["dataset"])
-        for path in comparison(config, run).values()
+        if spec.get("events") and has_signal_class(config, spec["dataset"])
     ]
+
+
+def xgboost_dir(config: Mapping[str, Any], run="{run}", size="{size}", seed="{seed}") -> Path:
+    return results_dir(config) / "xgboost" / str(run) / f"size{size}_seed{seed}"
+
+
+def xgboost(config: Mapping[str, Any], **wildcards) -> dict[str, str]:
+    """Test scores and model summary of one XGBoost training (wildcards by default)."""
+    folder = xgboost_dir(config, **wildcards)
+    return {"scores": str(folder / "scores.parquet"), "info": str(folder / "info.json")}
+
+
+def methods(config: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Every trained method of the evaluated runs: {method, run, size, seed, kind, path[, info]}
+    (EveNet per mode from rule predict, XGBoost per size and seed)."""
+    entries = []
+    for run in evaluated_runs(config):
+        spec = config["analyses"][NAME]["runs"][run]
+        suffix = "" if run == "main" else f"_{run}"
+        for r in paths.finetune_runs(config, NAME):
+            if r["run"] == run:
+                entries.append(
+                    {
+                        "method": f"evenet_{r['mode']}{suffix}",
+                        "run": run,
+                        "size": r["size"],
+                        "seed": r["seed"],
+                        "kind": "evenet",
+                        "path": str(paths.prediction(config, **r)),
+                    }
+                )
+        for size in spec["sizes"]:
+            for seed in spec["seeds"]:
+                files = xgboost(config, run=run, size=size, seed=seed)
+                entries.append(
+                    {
+                        "method": f"xgboost{suffix}",
+                        "run": run,
+                        "size": str(size),
+                        "seed": str(seed),
+                        "kind": "scores",
+                        "path": files["scores"],
+                        "info": files["info"],
+                    }
+                )
+    return entries
+
+
+def evaluation(config: Mapping[str, Any]) -> dict[str, str]:
+    folder = results_dir(config)
+    return {
+        "metrics": str(folder / "metrics.csv"),
+        "limits": str(folder / "limits.csv"),
+        "curves": str(folder / "curves.json"),
+    }
+
+
+def summary(config: Mapping[str, Any]) -> str:
+    return str(results_dir(config) / "summary.md")
+
+
+PLOTS = ("roc", "rejection25_vs_size", "purity_vs_size", "scores", "limits_vs_ma")
+
+
+def plots_dir(config: Mapping[str, Any]) -> Path:
+    return results_dir(config) / "plots"
 
 
 def has_signal_class(config: Mapping[str, Any], dataset: str) -> bool:

@@ -1,49 +1,142 @@
-# Analysis `haa` (analyses/haa/README.md): H -> aa -> 4b. Its fine-tunings are
-# analyses.haa.runs (central rules finetune and predict); haa_pretraining compares the modes
-# of one run; the limits and plots come with the H -> aa analysis issue.
+# Analysis `haa` (analyses/haa/README.md): H -> aa -> 4b. Its EveNet fine-tunings are
+# analyses.haa.runs (central rules finetune and predict, on haa_cutflow's event list);
+# haa_xgboost trains the XGBoost baseline on the same events; haa_evaluate and haa_summary
+# compare every method.
 
 import json
 
 import analyses.haa.paths as haa_paths
+from evenet import job_options
+
+
+def _haa_settings():
+    """The evaluation's settings from analyses.haa (analyses/haa/evaluate.py Settings)."""
+    haa = config["analyses"]["haa"]
+    return {
+        "masses": haa["masses"],
+        "luminosity_fb": haa["luminosity_fb"],
+        "sigma_ggh_pb": haa["sigma_ggh_pb"],
+        "bootstrap": haa["bootstrap"],
+        "min_neff": haa["min_neff"],
+        **haa["limit"],
+    }
 
 
 rule haa_all:
-    """The whole result of the haa analysis: today the predictions of every configured run
-    (analyses.haa.runs: mode x size x seed) and each run's pretrained-vs-scratch table.
+    """The whole result of the haa analysis: the cutflow, every fine-tuning's predictions and,
+    for runs that train on the selected events of a signal-vs-QCD dataset, XGBoost beside
+    EveNet, metrics.csv, limits.csv, summary.md and its plots.
 
     Wildcards: none.
     """
     input:
         haa_paths.cutflow(config),
         haa_paths.predictions(config),
-        haa_paths.comparisons(config),
+        [haa_paths.summary(config)] if haa_paths.evaluated_runs(config) else [],
 
 
-rule haa_pretraining:
-    """Pretrained vs scratch on the test split of one run: AUC, 1/eps_B at eps_S = 25% and
-    a -> bb pairing purity per mode x size, mean and spread over seeds, 200 bootstrap
-    resamples per fine-tuning (analyses/haa/comparison.py).
+rule haa_xgboost:
+    """XGBoost on the haa features, trained on exactly the events and weights of the EveNet
+    fine-tuning of the same run, size and seed (analyses/haa/bdt.py); scores the listed test
+    events.
 
     Wildcards:
-        run: a key of analyses.haa.runs
+        run: a key of analyses.haa.runs with an `events` list
+        size: a size of that run ("all" or a number of training events)
+        seed: a seed of that run
     """
     input:
-        lambda wc: [r["path"] for r in haa_paths.run_predictions(config, wc.run)],
+        manifest=lambda wc: paths.dataset_manifest(config, config["analyses"]["haa"]["runs"][wc.run]["dataset"]),
+        events=haa_paths.selected_events(config),
     params:
-        runs=lambda wc: json.dumps(haa_paths.run_predictions(config, wc.run)),
         dataset=lambda wc: paths.dataset_dir(config, config["analyses"]["haa"]["runs"][wc.run]["dataset"]),
+        options=lambda wc: job_options.to_param(
+            job_options.finetune(config, "haa", wc.run, "scratch", wc.size, int(wc.seed))
+        ),
+        workdir=lambda wc: haa_paths.xgboost_dir(config, wc.run, wc.size, wc.seed),
     output:
-        **haa_paths.comparison(config),
+        **haa_paths.xgboost(config),
     log:
-        paths.analysis_log_pattern(config, "haa", "pretraining_{run}"),
+        paths.analysis_log_pattern(config, "haa", "xgboost_{run}_size{size}_seed{seed}"),
     benchmark:
-        paths.analysis_benchmark_pattern(config, "haa", "pretraining_{run}")
+        paths.analysis_benchmark_pattern(config, "haa", "xgboost_{run}_size{size}_seed{seed}")
+    threads: 2
+    resources:
+        runtime=60,
+        mem_mb=8000,
+    shell:
+        "python -m analyses.haa.bdt --dataset {params.dataset:q} --events {input.events:q}"
+        " --options {params.options:q} --workdir {params.workdir:q} --scores {output.scores:q}"
+        " --info {output.info:q} --threads {threads} > {log:q} 2>&1"
+
+
+rule haa_evaluate:
+    """Every method (EveNet per mode, XGBoost) on the selected test events: metrics.csv
+    (weighted AUC, 1/eps_B at 10/25/50% with the background N_eff behind them, max SIC,
+    pairing purity, bootstrap errors), limits.csv (pyhf expected CLs limits on
+    BR(H -> aa -> 4b)) and curves.json (ROC and score histograms for the plots).
+
+    Wildcards: none.
+    """
+    input:
+        methods=lambda wc: [m["path"] for m in haa_paths.methods(config)],
+        events=haa_paths.selected_events(config),
+        manifest=lambda wc: haa_paths.dataset(config) / "manifest.json",
+    params:
+        dataset=lambda wc: haa_paths.dataset(config),
+        methods=lambda wc: json.dumps(haa_paths.methods(config)),
+        settings=lambda wc: json.dumps(_haa_settings()),
+    output:
+        **haa_paths.evaluation(config),
+    log:
+        paths.analysis_log_pattern(config, "haa", "evaluate"),
+    benchmark:
+        paths.analysis_benchmark_pattern(config, "haa", "evaluate")
+    resources:
+        runtime=120,
+        mem_mb=16000,
+    shell:
+        "python -m analyses.haa.evaluate --dataset {params.dataset:q} --events {input.events:q}"
+        " --methods {params.methods:q} --settings {params.settings:q}"
+        " --metrics {output.metrics:q} --limits {output.limits:q} --curves {output.curves:q}"
+        " > {log:q} 2>&1"
+
+
+rule haa_summary:
+    """summary.md (pilot table and background plan, metrics, limits, the published numbers)
+    and the plots (ROC per m_a, 1/eps_B and purity vs size, score distributions, limits vs
+    m_a) of the haa analysis.
+
+    Wildcards: none.
+    """
+    input:
+        cutflow=haa_paths.cutflow(config),
+        manifest=lambda wc: haa_paths.dataset(config) / "manifest.json",
+        **haa_paths.evaluation(config),
+    params:
+        settings=lambda wc: json.dumps(
+            {
+                **_haa_settings(),
+                "plan_max_rejection": config["analyses"]["haa"]["plan_max_rejection"],
+                "test_fraction": config["conversion"]["split_fractions"][2],
+            }
+        ),
+        plots=lambda wc: haa_paths.plots_dir(config),
+    output:
+        summary=haa_paths.summary(config),
+        plots=[str(haa_paths.plots_dir(config) / f"{name}.png") for name in haa_paths.PLOTS],
+    log:
+        paths.analysis_log_pattern(config, "haa", "summary"),
+    benchmark:
+        paths.analysis_benchmark_pattern(config, "haa", "summary")
     resources:
         runtime=30,
         mem_mb=4000,
     shell:
-        "python -m analyses.haa.comparison --dataset {params.dataset:q} --runs {params.runs:q}"
-        " --json {output.json:q} --markdown {output.markdown:q} > {log:q} 2>&1"
+        "python -m analyses.haa.summary --cutflow {input.cutflow:q} --manifest {input.manifest:q}"
+        " --metrics {input.metrics:q} --limits {input.limits:q} --curves {input.curves:q}"
+        " --settings {params.settings:q} --summary {output.summary:q} --plots {params.plots:q}"
+        " > {log:q} 2>&1"
 
 
 rule haa_cutflow:

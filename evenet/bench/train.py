@@ -22,7 +22,7 @@ def _synthetic_dataset(folder: Path, events: int) -> Path:
     manifest_file = write_synthetic_dataset(
         folder,
         events,
-        samples={"ttbar_dilepton": 1, "haa_4b_ma30": 2, "qcd_multib": 5},
+        samples={"ttbar_dilepton": 1, "haa_4b_ma30": 2, "qcd_bb_pthat40": 24},
         class_map={1: 0, 2: 1, 5: 2},
         shard_events=max(events // 3, 1),
     )

@@ -16,7 +16,7 @@ from evenet.generation.matching import JET_PARTON_IDS, leaf_partons, match
 from evenet.generation.ntuple import NtupleWriter, atomic_root_file, collection
 from evenet.generation.particles import FlatParticles, flatten_batch
 from evenet.generation.progress import Progress
-from evenet.generation.pythia_driver import build_pythia
+from evenet.generation.pythia_driver import GenerationError, build_pythia
 from evenet.generation.truth import hard_process
 from evenet.generation.weights import forced_decay_factor, nominal_weights
 
@@ -89,7 +89,8 @@ def generate_shard(
     lhe: str | Path | None = None,
     progress: bool = True,
 ) -> ShardSummary:
-    """Generate ``n_events`` (fewer if an LHE file ends first) into ``output``."""
+    """Generate ``n_events`` (fewer if an LHE file ends first) into ``output``; with the
+    process's generator filter, ``n_events`` are tried and those passing are written."""
     output = Path(output)
     gen_cfg, det_cfg = config["generation"], config["detector"]
     start = time.perf_counter()
@@ -97,7 +98,9 @@ def generate_shard(
     init_seconds = time.perf_counter() - start
     detector = Detector(det_cfg, np.random.default_rng([_DETECTOR_STREAM, seed]))
     meter = Progress(process.name, n_events, enabled=progress)
-    done, sum_w, sum_w2, sum_nominal = 0, 0.0, 0.0, 0.0
+    event_filter = process.b_hadron_filter
+    # done: events written; tried: events Pythia produced (the filter keeps ``done`` of them).
+    done, tried, sum_w, sum_w2, sum_nominal, sum_tried = 0, 0, 0.0, 0.0, 0.0, 0.0
     with atomic_root_file(output) as file:
         writer = NtupleWriter(file)
         pending: list[dict] = []
@@ -110,13 +113,23 @@ def generate_shard(
             pythia_seconds += time.perf_counter() - tick
             if batch is None:
                 break
-            flat = flatten_batch(batch)
             nominal = nominal_weights(batch)
+            event_ids = np.arange(tried, tried + len(batch), dtype=np.int64)
+            tried += len(batch)
+            sum_tried += float(nominal.sum())
+            if event_filter is not None:
+                keep = event_filter.passes(batch)
+                batch, nominal, event_ids = batch[keep], nominal[keep], event_ids[keep]
+                meter.update(tried)
+                if not len(batch):
+                    continue
+            flat = flatten_batch(batch)
             weight = nominal * forced_decay_factor(flat, run.forced_fractions)
             count = len(weight)
             arrays = {
                 "run": np.full(count, seed, np.int32),
-                "event": np.arange(done, done + count, dtype=np.int64),
+                # Index among the events tried: a filtered sample's ids have gaps.
+                "event": event_ids,
                 "process_id": np.full(count, process.id, np.int32),
                 "weight": weight.astype(np.float32),
                 "seed": np.full(count, seed, np.int32),
@@ -133,12 +146,18 @@ def generate_shard(
             if pending_events >= FLUSH_EVENTS:
                 writer.extend(_concatenate(pending))
                 pending, pending_events = [], 0
-            meter.update(done)
+            meter.update(tried)
         if pending:
             writer.extend(_concatenate(pending))
         if done == 0:
-            raise RuntimeError(f"no events were generated for '{process.name}'")
+            reason = f" ({event_filter.describe()}): generate more" if event_filter else ""
+            raise GenerationError(
+                f"no events of '{process.name}' passed{reason} ({tried} tried)"
+            )
         xsec, xsec_err = run.cross_section_pb()
+        # A filtered sample's σ is the σ of its events: Pythia's times the filter efficiency.
+        efficiency = sum_nominal / sum_tried if event_filter is not None and sum_tried else 1.0
+        xsec, xsec_err = xsec * efficiency, xsec_err * efficiency
         if run.forced_fractions and sum_nominal != 0.0:
             # Forced decays: σ of the generated final state (see evenet.generation.weights).
             scale = sum_w / sum_nominal
@@ -156,6 +175,8 @@ def generate_shard(
                 "sqrt_s_gev": run.pythia.infoPython().eCM(),
                 "n_tried": run.hook.tried if run.hook else 0,
                 "veto_acceptance": run.hook.acceptance if run.hook else 1.0,
+                "filter_tried": tried,
+                "filter_efficiency": efficiency,
                 "schema_version": SCHEMA_VERSION,
             }
         )

@@ -9,7 +9,9 @@ Runs (one entry per file, float64 / int64): run, process_id, seed, genEventCount
   genEventSumw, genEventSumw2 (NanoAOD's names), xsec_pb and xsec_err_pb (Pythia's
   estimate before any veto), sqrt_s_gev (collision energy, from the LHE file for external
   input), n_tried (hard processes tried by the spin-correlation veto,
-  0 without it), veto_acceptance, schema_version.
+  0 without it), veto_acceptance, filter_tried and filter_efficiency (events generated before
+  the process's generator filter and the Σ-nominal-weight fraction it kept: genEventCount and
+  1.0 without a filter; xsec_pb already includes the efficiency), schema_version.
 
 Files are written under a temporary name and renamed when complete.
 """
@@ -87,6 +89,8 @@ RUNS_BRANCHES = {
     "sqrt_s_gev": np.float64,
     "n_tried": np.int64,
     "veto_acceptance": np.float64,
+    "filter_tried": np.int64,
+    "filter_efficiency": np.float64,
     "schema_version": np.int32,
 }
 

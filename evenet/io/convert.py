@@ -80,7 +80,9 @@ def _sample_record(runs: list) -> dict:
     total = sum(r["genEventSumw"] for r in runs)
     # Shards of one sample share σ up to statistics: Σw-weighted mean of the estimates.
     xsec = sum(r["xsec_pb"] * r["genEventSumw"] for r in runs) / total if total else None
-    return {"xsec_pb": xsec, "sum_weights": total}
+    # Events Pythia produced before a generator filter (ntuples older than the filter: written)
+    generated = sum(int(r.get("filter_tried", r["genEventCount"])) for r in runs)
+    return {"xsec_pb": xsec, "sum_weights": total, "generated": generated}
 
 
 def convert_sample(

@@ -11,7 +11,8 @@ Layout (JSON):
                    (config/topologies.yaml order; processes: the names that may have it)
   processes        {"<process id>": {name, category}}: the catalogue the sample was converted
                    with (config/processes.yaml); training reads names and categories here
-  samples          {name: {process, xsec_pb, sum_weights, events, has_targets}}
+  samples          {name: {process, xsec_pb, sum_weights, generated, events, has_targets}}
+                   (generated: events before a generator filter, written ones without)
   shards           [{path (relative to the manifest's folder), sample, rows, sha256,
                      row_groups: [{rows, splits: [n_train, n_val, n_test]}]}]
   counts           {"<process id>": [n_train, n_val, n_test]}

@@ -119,12 +119,18 @@ def expected_limit(
     model = pyhf.Model(spec, poi_name="mu")
     data = b.tolist() + model.config.auxdata
     upper_limit = pyhf.infer.intervals.upper_limits.upper_limit
-    try:
-        _, expected = upper_limit(data, model, scan=None, level=level)
-    except (ValueError, RuntimeError):
-        # The root finder widens its bracket past the POI bound when a band's limit lies
-        # beyond it; a scan of [0, bound] instead ends such a band at the bound ("> bound").
-        scan = np.linspace(0.0, bound, 51)
-        _, expected = upper_limit(data, model, scan=scan, level=level)
+    # CLs = CLs+b / CLb is 0/0 far in the tails of a test statistic: numpy warns, pyhf's root
+    # finder and scan handle the NaN.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        try:
+            _, expected = upper_limit(data, model, scan=None, level=level)
+        except (ValueError, RuntimeError, pyhf.exceptions.FailedMinimization):
+            # The root finder widens its bracket past the POI bound when a band's limit lies
+            # beyond it; a scan of [0, bound] instead ends such a band at the bound ("> bound").
+            scan = np.linspace(0.0, bound, 51)
+            try:
+                _, expected = upper_limit(data, model, scan=scan, level=level)
+            except pyhf.exceptions.FailedMinimization as error:
+                raise LimitError(f"the pyhf fit failed ({error})") from None
     values = [float(v) for v in np.asarray(expected).ravel()]
     return Limit(*values, edges=edges, at_bound=any(v >= 0.999 * bound for v in values))

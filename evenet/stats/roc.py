@@ -12,9 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from sklearn.metrics import roc_auc_score, roc_curve
+from sklearn.metrics import roc_curve
 
 from evenet.errors import EvenetError
+
+
+_TRAPEZOID = getattr(np, "trapezoid", None) or np.trapz  # numpy < 2 has only trapz
 
 
 class RocError(EvenetError, ValueError):
@@ -42,8 +45,10 @@ def curve(labels, scores, weights=None) -> tuple[np.ndarray, np.ndarray, np.ndar
 
 
 def auc(labels, scores, weights=None) -> float:
-    labels, scores, weights = _check(labels, scores, weights)
-    return float(roc_auc_score(labels, scores, sample_weight=weights))
+    """Area under the weighted ROC curve (trapezoids through every cut, as roc_auc_score; it
+    refuses curves that negative weights make non-monotonic, which this integrates)."""
+    fpr, tpr, _ = curve(labels, scores, weights)
+    return float(_TRAPEZOID(tpr, fpr))
 
 
 def rejection(labels, scores, efficiency: float, weights=None) -> float:
@@ -53,7 +58,8 @@ def rejection(labels, scores, efficiency: float, weights=None) -> float:
     # Where several points share one ε_S, the first (lowest ε_B) is the best cut for it.
     tpr_unique, first = np.unique(tpr, return_index=True)
     eps_b = float(np.interp(efficiency, tpr_unique, fpr[first]))
-    return float("inf") if eps_b <= 0 else 1.0 / eps_b
+    # Weighted cumulative sums leave ~1e-17 where no background passes: that is zero.
+    return float("inf") if eps_b <= 1e-12 else 1.0 / eps_b
 
 
 def max_sic(labels, scores, weights=None, min_neff: float = 25.0) -> float:
@@ -73,6 +79,19 @@ def max_sic(labels, scores, weights=None, min_neff: float = 25.0) -> float:
         sic = np.where(eps_b > 0, eps_s / np.sqrt(eps_b), 0.0)
     allowed = neff >= min_neff
     return float(sic[allowed].max()) if allowed.any() else float("nan")
+
+
+def passing_background_neff(labels, scores, efficiency: float, weights=None) -> float:
+    """(Σw)²/Σw² of the background passing the loosest cut "score ≥ t" that keeps at least
+    ``efficiency`` of the signal: how many background events a 1/ε_B there rests on."""
+    labels, scores, weights = _check(labels, scores, weights)
+    order = np.argsort(-scores[labels], kind="stable")
+    signal, signal_w = scores[labels][order], weights[labels][order]
+    reached = np.cumsum(signal_w) >= efficiency * signal_w.sum() * (1 - 1e-12)
+    cut = signal[np.argmax(reached)]
+    passing = weights[~labels & (scores >= cut)]
+    sum_w2 = float(np.sum(passing**2))
+    return float(np.sum(passing) ** 2 / sum_w2) if sum_w2 > 0 else 0.0
 
 
 def bootstrap(

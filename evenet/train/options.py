@@ -59,6 +59,7 @@ class TrainOptions:
     patience: int = 0  # validations without improvement before stopping (0: never stop)
     train_events: int = 0  # a fixed subset of the training split for size scans (0: all)
     mix: dict = field(default_factory=dict)  # category -> share of the summed training weight
+    weighting: str = "events"  # events | cross_section (evenet/train/weights.py)
 
     @classmethod
     def from_dict(cls, values: dict) -> TrainOptions:

@@ -33,6 +33,7 @@ head declares (`Head.prediction_fields`, evenet/model/heads/contract.py); the bu
                       neutrino (samples of a slot that does not exist mean nothing)
 
 Provenance (checkpoint and its sha256, dataset and its manifest's sha256, splits, class names,
+parameter counts (params_total, params_body, params_heads),
 evenet version, sampling settings) is JSON under the schema metadata key ``evenet.prediction``.
 Neutrino samples come from one CPU generator seeded with ``seed`` and drawn batch after batch
 in delivery order: the same seed, batch size and number of loader workers give the same
@@ -70,6 +71,7 @@ from evenet.io.temporaries import temporary as temporary_name
 from evenet.model.checkpoint import from_checkpoint
 from evenet.model.heads.contract import PredictContext, PredictSettings
 from evenet.model.model import EveNet
+from evenet.model.summary import parameter_table
 
 _ID_COLUMNS = ("run", "event", "process", "weight")
 _INPUT_COLUMNS = ("x", "x_mask", "globals")
@@ -121,6 +123,9 @@ def predict(
         "batch_size": batch_size,
         "num_workers": num_workers,
         "hypotheses": hypotheses,
+        "parameters": {
+            k: v for k, v in parameter_table(model).items() if k.startswith("params_")
+        },
     }
     for head in model.heads.values():
         metadata.update(head.prediction_metadata())

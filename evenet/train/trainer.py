@@ -142,7 +142,7 @@ def train(
         columns=_columns(manifest, tasks),
         max_events=options.train_events or None,
     )
-    train_weights = TrainWeights(process_factors(dataset, options.mix))
+    train_weights = TrainWeights(process_factors(dataset, options.mix, options.weighting))
     if len(loader) == 0:
         raise CheckpointError(
             f"{dataset}: fewer training events than one batch of {options.batch_size}"

@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from evenet.stats.roc import RocError, auc, bootstrap, curve, max_sic, rejection
+from evenet.stats.roc import (
+    RocError,
+    auc,
+    bootstrap,
+    curve,
+    max_sic,
+    passing_background_neff,
+    rejection,
+)
 
 
 def test_weighted_roc_of_four_events_by_hand():
@@ -32,6 +40,19 @@ def test_rejection_interpolates_linearly_along_the_curve():
     assert rejection(labels, scores, 0.6) == pytest.approx(1 / 0.3)
     perfect = rejection([1, 1, 0, 0], [0.9, 0.8, 0.2, 0.1], 0.5)
     assert perfect == float("inf")
+
+
+def test_passing_background_neff_counts_the_background_at_the_cut():
+    """Guards which cut the N_eff belongs to: ε_S = 25% of four unit signal events is reached
+    at score 0.8 (the first one); background above it: weights 1 and 3 -> N_eff 16/10; at
+    ε_S = 50% (score 0.6) one more background event of weight 2 -> 36/14; the background
+    event below every signal score never passes."""
+    labels = [1, 1, 1, 1, 0, 0, 0, 0]
+    scores = [0.8, 0.6, 0.3, 0.2, 0.9, 0.85, 0.7, 0.1]
+    weights = [1, 1, 1, 1, 1, 3, 2, 5]
+    assert passing_background_neff(labels, scores, 0.25, weights) == pytest.approx(16 / 10)
+    assert passing_background_neff(labels, scores, 0.5, weights) == pytest.approx(36 / 14)
+    assert passing_background_neff(labels, scores, 1.0, weights) == pytest.approx(36 / 14)
 
 
 def test_max_sic_respects_the_background_statistics_guard():

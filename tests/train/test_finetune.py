@@ -137,12 +137,12 @@ def test_workflow_job_on_selected_events(pretrained, tmp_path, capsys):
     override = tmp_path / "run.yaml"
     override.write_text(
         "training: {finetune: {batch_size: 16, num_workers: 0, warmup_steps: 1, eval_every: 0}}\n"
-        "analyses: {haa: {runs: {main: {training: {steps: 2},"
+        "analyses: {haa: {runs: {picked: {dataset: haa, training: {steps: 2},"
         " predict: {splits: [val, test], hypotheses: []},"
         " events: {name: picked, stratify: {class0: 0.25}, val_fraction: 0.2}}}}}\n"
     )
     config = load_config([default_config_path(), override])
-    options = job_options.finetune(config, "haa", "main", "pretrained", 64, 2)
+    options = job_options.finetune(config, "haa", "picked", "pretrained", 64, 2)
     events = tmp_path / "picked.parquet"
     pq.write_table(dataset_table(dataset).slice(0, 900).select(["sample", "run", "event"]), events)
     run = tmp_path / "run"
@@ -155,7 +155,7 @@ def test_workflow_job_on_selected_events(pretrained, tmp_path, capsys):
     assert train_split.num_rows == 64 and (to_numpy(train_split["process"]) == 1).sum() == 16
     assert json.loads((run / "summary.json").read_text())["steps"] == 2
     predictions = tmp_path / "predictions.parquet"
-    predict_options = job_options.to_param(job_options.predict(config, "haa", "main"))
+    predict_options = job_options.to_param(job_options.predict(config, "haa", "picked"))
     assert (
         main(
             [

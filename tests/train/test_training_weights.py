@@ -48,3 +48,45 @@ def test_train_weight_column_follows_the_process():
     add = TrainWeights({5: 2.0, 1: 0.5})
     batch = add({"process": torch.tensor([1, 5, 7]), "weight": torch.tensor([2.0, -1.0, 3.0])})
     assert batch["train_weight"].tolist() == [1.0, -2.0, 0.0]
+
+
+def _with_cross_sections(folder, xsec: dict[str, float]):
+    """A dataset of one process per sample whose manifest carries the given σ per sample."""
+    import json
+
+    path = write_dataset(folder, 3000, samples={"ttbar_dilepton": 1, "wjets": 24, "zjets": 26})
+    manifest = json.loads(path.read_text())
+    for name, sigma in xsec.items():
+        manifest["samples"][name]["xsec_pb"] = sigma
+    path.write_text(json.dumps(manifest))
+    return path.parent
+
+
+def test_cross_section_weighting_gives_physical_weights_then_the_mix(tmp_path):
+    """Guards against slices combined by event count (a pTHat slice's σ must set its share)."""
+    xsec = {"ttbar_dilepton": 2.0, "wjets": 30.0, "zjets": 10.0}
+    dataset = _with_cross_sections(tmp_path, xsec)
+    sum_weights = {s: e["sum_weights"] for s, e in load_manifest_samples(dataset).items()}
+    factors = process_factors(dataset, weighting="cross_section")
+    process, weight = _train_weights(dataset)
+    train = np.array([factors[int(p)] for p in process]) * np.abs(weight)
+    assert train.mean() == pytest.approx(1.0)
+    # Per event: σ / Σw of its sample, up to one common factor.
+    per_event = {p: xsec[s] / sum_weights[s] for s, p in (("ttbar_dilepton", 1), ("wjets", 24))}
+    assert factors[24] / factors[1] == pytest.approx(per_event[24] / per_event[1])
+    # The mix then balances categories by their physical Σ (ttbar vs the two background slices).
+    category = {p.id: p.category for p in load_catalogue().values()}
+    mix = {category[1]: 0.5, category[24]: 0.5}
+    assert category[24] == category[26]
+    balanced = process_factors(dataset, mix, weighting="cross_section")
+    train = np.array([balanced[int(p)] for p in process]) * np.abs(weight)
+    assert train[process == 1].sum() == pytest.approx(train[process != 1].sum())
+    assert balanced[24] / balanced[26] == pytest.approx(factors[24] / factors[26])
+    with pytest.raises(ModelConfigError, match="weighting"):
+        process_factors(dataset, weighting="sigma")
+
+
+def load_manifest_samples(dataset):
+    from evenet.io.manifest import load_manifest
+
+    return load_manifest(dataset)["samples"]
