@@ -184,7 +184,15 @@ def test_one_rules_include_per_enabled_analysis(tmp_path):
     (tmp_path / "off.yaml").write_text("analyses: {haa: {enabled: false}}\n")
     enabled = _rule_names(tmp_path, [])
     disabled = _rule_names(tmp_path, [tmp_path / "off.yaml"])
-    haa_rules = {"haa_all", "haa_cutflow", "haa_xgboost", "haa_evaluate", "haa_summary"}
+    haa_rules = {
+        "haa_all",
+        "haa_cutflow",
+        "haa_xgboost",
+        "haa_spanet_env",
+        "haa_spanet",
+        "haa_evaluate",
+        "haa_summary",
+    }
     assert {r for r in enabled if r.startswith("haa_")} == haa_rules
     assert enabled - disabled == haa_rules
     assert {"generate", "convert", "pretrain", "finetune", "predict", "all"} <= disabled

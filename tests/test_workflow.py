@@ -130,7 +130,11 @@ def test_dry_run_all(profile, dry_runs):
         "predict": len(runs),
         **(
             {
-                "haa_xgboost": sum(1 for m in haa_paths.methods(config) if m["kind"] == "scores"),
+                "haa_xgboost": sum(
+                    1 for m in haa_paths.methods(config) if m["method"] == "xgboost"
+                ),
+                "haa_spanet": sum(1 for m in haa_paths.methods(config) if m["method"] == "spanet"),
+                "haa_spanet_env": 1,
                 "haa_evaluate": 1,
                 "haa_summary": 1,
             }

@@ -242,14 +242,21 @@ def histograms(score, test: TestEvents, m_a: float, bins: int):
 
 
 def evaluate(methods: list[dict], dataset: str, events: str, settings: Settings, log=print):
-    """(metrics rows, limit rows, curves) of every method entry."""
+    """(metrics rows, limit rows, curves, statuses) of every method entry; a method whose
+    info says it did not run (status other than ok) has only its status."""
     test = load_test_events(dataset, events, settings)
     if not test.background.any():
         raise EvaluationError("the listed test events hold no background")
-    metrics_rows, limit_rows, curves = [], [], []
+    metrics_rows, limit_rows, curves, statuses = [], [], [], []
     for entry in methods:
-        score, pairs, n_params = method_outputs(entry, dataset, test, settings.signal_class)
         ident = {k: entry[k] for k in ("method", "size", "seed")}
+        info = json.loads(Path(entry["info"]).read_text()) if entry.get("info") else {}
+        status = {**ident, "status": info.get("status", "ok"), "reason": info.get("reason")}
+        statuses.append(status)
+        if status["status"] != "ok":  # e.g. SPANet not_run / failed: said in summary.md
+            log(f"[evaluate] {ident}: {status['status']} ({status['reason']})")
+            continue
+        score, pairs, n_params = method_outputs(entry, dataset, test, settings.signal_class)
         for m_a in sorted(set(settings.masses.values())):
             if not (test.mass == m_a).any():
                 log(f"[evaluate] {ident}: no m_a = {m_a} signal in the test events; skipped")
@@ -296,7 +303,7 @@ def evaluate(methods: list[dict], dataset: str, events: str, settings: Settings,
                 f"{row['rej25']:.3g} (N_eff {row['rej25_neff']:.1f}), purity "
                 f"{row['event_purity']:.3f}"
             )
-    return metrics_rows, limit_rows, curves
+    return metrics_rows, limit_rows, curves, statuses
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -313,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = Settings(**json.loads(args.settings))
-        rows, limit_rows, curves = evaluate(
+        rows, limit_rows, curves, statuses = evaluate(
             json.loads(args.methods), args.dataset, args.events, settings
         )
     except (EvenetError, TypeError) as error:
@@ -321,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     write_csv(args.metrics, rows, METRIC_COLUMNS)
     write_csv(args.limits, limit_rows, LIMIT_COLUMNS)
-    write_json(args.curves, {"settings": asdict(settings), "curves": curves})
+    write_json(args.curves, {"settings": asdict(settings), "curves": curves, "methods": statuses})
     return 0
 
 

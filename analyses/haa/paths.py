@@ -62,6 +62,19 @@ def evaluated_runs(config: Mapping[str, Any]) -> list[str]:
     ]
 
 
+def largest_training(config: Mapping[str, Any]) -> dict[str, float]:
+    """The largest numeric training size of the evaluated runs and its signal share (what the
+    background plan must supply), 0 when every size is "all"."""
+    largest, share = 0, 0.0
+    for run in evaluated_runs(config):
+        spec = config["analyses"][NAME]["runs"][run]
+        sizes = [int(s) for s in spec["sizes"] if str(s) != "all"]
+        if sizes and max(sizes) > largest:
+            largest = max(sizes)
+            share = float((spec["events"].get("stratify") or {}).get("signal", 0.0))
+    return {"largest_size": largest, "signal_share": share}
+
+
 def xgboost_dir(config: Mapping[str, Any], run="{run}", size="{size}", seed="{seed}") -> Path:
     return results_dir(config) / "xgboost" / str(run) / f"size{size}_seed{seed}"
 
@@ -91,21 +104,43 @@ def methods(config: Mapping[str, Any]) -> list[dict[str, Any]]:
                         "path": str(paths.prediction(config, **r)),
                     }
                 )
-        for size in spec["sizes"]:
-            for seed in spec["seeds"]:
-                files = xgboost(config, run=run, size=size, seed=seed)
-                entries.append(
-                    {
-                        "method": f"xgboost{suffix}",
-                        "run": run,
-                        "size": str(size),
-                        "seed": str(seed),
-                        "kind": "scores",
-                        "path": files["scores"],
-                        "info": files["info"],
-                    }
-                )
+        baselines = {"xgboost": xgboost}
+        if config["analyses"][NAME]["spanet"]["enabled"]:
+            baselines["spanet"] = spanet
+        for name, files_of in baselines.items():
+            for size in spec["sizes"]:
+                for seed in spec["seeds"]:
+                    files = files_of(config, run=run, size=size, seed=seed)
+                    entries.append(
+                        {
+                            "method": f"{name}{suffix}",
+                            "run": run,
+                            "size": str(size),
+                            "seed": str(seed),
+                            "kind": "scores",
+                            "path": files["scores"],
+                            "info": files["info"],
+                        }
+                    )
     return entries
+
+
+SPANET_REQUIREMENTS = str(Path(__file__).with_name("spanet-requirements.txt"))
+
+
+def spanet_env(config: Mapping[str, Any]) -> Path:
+    """SPANet's pinned virtual environment (built once per output_dir, rule haa_spanet_env)."""
+    return Path(paths.output_dir(config)) / "envs" / "spanet"
+
+
+def spanet_dir(config: Mapping[str, Any], run="{run}", size="{size}", seed="{seed}") -> Path:
+    return results_dir(config) / "spanet" / str(run) / f"size{size}_seed{seed}"
+
+
+def spanet(config: Mapping[str, Any], **wildcards) -> dict[str, str]:
+    """Test scores and run summary of one SPANet training (wildcards by default)."""
+    folder = spanet_dir(config, **wildcards)
+    return {"scores": str(folder / "scores.parquet"), "info": str(folder / "info.json")}
 
 
 def evaluation(config: Mapping[str, Any]) -> dict[str, str]:

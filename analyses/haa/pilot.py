@@ -53,10 +53,18 @@ def pilot_rows(manifest: Mapping, cutflow: list[dict]) -> list[dict]:
     return rows
 
 
-def plan(rows: list[dict], target_neff: float, test_fraction: float) -> dict[str, dict]:
+def plan(
+    rows: list[dict],
+    target_neff: float,
+    test_fraction: float,
+    train_fraction: float = 0.8,
+    train_background: float = 0.0,
+) -> dict[str, dict]:
     """Generated events per background sample for a test-split background N_eff of
     ``target_neff`` with the fewest events in total (N_s ∝ σ_s √ε_s; ε_s per generated event,
-    from the pilot). Returns {sample: {events, efficiency, upper_limit}}."""
+    from the pilot), scaled up (same shares) where the train split would hold fewer than
+    ``train_background`` selected background events (the largest training size's 90%).
+    Returns {sample: {events, efficiency, upper_limit, limited_by}}."""
     background = [r for r in rows if r["category"] == "background"]
     sigma, eps, upper = [], [], []
     for r in background:
@@ -75,11 +83,17 @@ def plan(rows: list[dict], target_neff: float, test_fraction: float) -> dict[str
     # Σ_s σ_s² ε_s / (f N_s) = (Σ σ ε)² / target with N_s = c σ_s √ε_s  ->  c below
     scale = target_neff * root.sum() / (test_fraction * selected_sigma**2)
     events = scale * root
+    selected_train = train_fraction * float(np.sum(events * eps))
+    limited_by = "test N_eff"
+    if selected_train < train_background:
+        events = events * (train_background / selected_train)
+        limited_by = "training size"
     return {
         r["sample"]: {
             "events": int(np.ceil(n)),
             "efficiency": float(e),
             "upper_limit": bool(u),
+            "limited_by": limited_by,
         }
         for r, n, e, u in zip(background, events, eps, upper, strict=True)
     }

@@ -1,7 +1,7 @@
 # Analysis `haa` (analyses/haa/README.md): H -> aa -> 4b. Its EveNet fine-tunings are
 # analyses.haa.runs (central rules finetune and predict, on haa_cutflow's event list);
-# haa_xgboost trains the XGBoost baseline on the same events; haa_evaluate and haa_summary
-# compare every method.
+# haa_xgboost and haa_spanet (in haa_spanet_env's pinned environment) train the baselines on
+# the same events; haa_evaluate and haa_summary compare every method.
 
 import json
 
@@ -70,6 +70,68 @@ rule haa_xgboost:
         " --info {output.info:q} --threads {threads} > {log:q} 2>&1"
 
 
+rule haa_spanet_env:
+    """SPANet's pinned virtual environment (analyses/haa/spanet-requirements.txt), built once
+    per output_dir; status.json says `ok` or `not_run` with the reason (never fails).
+
+    Wildcards: none.
+    """
+    input:
+        requirements=haa_paths.SPANET_REQUIREMENTS,
+    params:
+        prefix=lambda wc: haa_paths.spanet_env(config),
+    output:
+        status=str(haa_paths.spanet_env(config) / "status.json"),
+    log:
+        paths.analysis_log_pattern(config, "haa", "spanet_env"),
+    resources:
+        runtime=30,
+        mem_mb=4000,
+    shell:
+        "python -m analyses.haa.spanet env --prefix {params.prefix:q}"
+        " --requirements {input.requirements:q} --status {output.status:q} > {log:q} 2>&1"
+
+
+rule haa_spanet:
+    """SPANet trained on the events of the EveNet fine-tuning of the same run, size and seed
+    (export to its HDF5 layout, `python -m spanet.train`, `python -m spanet.predict`, read
+    back; analyses/haa/spanet.py). `status: not_run` or `failed` with the reason when its
+    environment or its training does not work.
+
+    Wildcards:
+        run: a key of analyses.haa.runs with an `events` list
+        size: a size of that run ("all" or a number of training events)
+        seed: a seed of that run
+    """
+    input:
+        env=str(haa_paths.spanet_env(config) / "status.json"),
+        manifest=lambda wc: paths.dataset_manifest(config, config["analyses"]["haa"]["runs"][wc.run]["dataset"]),
+        events=haa_paths.selected_events(config),
+    params:
+        env=lambda wc: haa_paths.spanet_env(config),
+        dataset=lambda wc: paths.dataset_dir(config, config["analyses"]["haa"]["runs"][wc.run]["dataset"]),
+        options=lambda wc: job_options.to_param(
+            job_options.finetune(config, "haa", wc.run, "scratch", wc.size, int(wc.seed))
+        ),
+        settings=lambda wc: json.dumps(config["analyses"]["haa"]["spanet"]),
+        workdir=lambda wc: haa_paths.spanet_dir(config, wc.run, wc.size, wc.seed),
+    output:
+        **haa_paths.spanet(config),
+    log:
+        paths.analysis_log_pattern(config, "haa", "spanet_{run}_size{size}_seed{seed}"),
+    benchmark:
+        paths.analysis_benchmark_pattern(config, "haa", "spanet_{run}_size{size}_seed{seed}")
+    threads: 2
+    resources:
+        runtime=240,
+        mem_mb=16000,
+    shell:
+        "python -m analyses.haa.spanet run --env {params.env:q} --dataset {params.dataset:q}"
+        " --events {input.events:q} --options {params.options:q} --workdir {params.workdir:q}"
+        " --settings {params.settings:q} --scores {output.scores:q} --info {output.info:q}"
+        " > {log:q} 2>&1"
+
+
 rule haa_evaluate:
     """Every method (EveNet per mode, XGBoost) on the selected test events: metrics.csv
     (weighted AUC, 1/eps_B at 10/25/50% with the background N_eff behind them, max SIC,
@@ -79,7 +141,8 @@ rule haa_evaluate:
     Wildcards: none.
     """
     input:
-        methods=lambda wc: [m["path"] for m in haa_paths.methods(config)],
+        methods=lambda wc: [m["path"] for m in haa_paths.methods(config)]
+        + [m["info"] for m in haa_paths.methods(config) if "info" in m],
         events=haa_paths.selected_events(config),
         manifest=lambda wc: haa_paths.dataset(config) / "manifest.json",
     params:
@@ -119,6 +182,8 @@ rule haa_summary:
                 **_haa_settings(),
                 "plan_max_rejection": config["analyses"]["haa"]["plan_max_rejection"],
                 "test_fraction": config["conversion"]["split_fractions"][2],
+                "train_fraction": config["conversion"]["split_fractions"][0],
+                **haa_paths.largest_training(config),
             }
         ),
         plots=lambda wc: haa_paths.plots_dir(config),

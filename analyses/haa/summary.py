@@ -55,7 +55,15 @@ def pilot_section(manifest: dict, cutflow: list[dict], settings: dict) -> list[s
             f"{r['selected_n_eff']:.1f} | {_number(r['selected_xsec_pb'], 3)} |"
         )
     target = float(settings["plan_max_rejection"]) * float(settings["min_neff"])
-    planned = plan(rows, target, float(settings["test_fraction"]))
+    largest = float(settings.get("largest_size") or 0)
+    background_share = 1.0 - float(settings.get("signal_share") or 0.0)
+    planned = plan(
+        rows,
+        target,
+        float(settings["test_fraction"]),
+        float(settings["train_fraction"]),
+        background_share * largest,
+    )
     lines += [
         "",
         f"Events to generate per background slice so that the test split's selected background "
@@ -63,14 +71,35 @@ def pilot_section(manifest: dict, cutflow: list[dict], settings: dict) -> list[s
         f"{target:g} (enough to quote 1/ε_B up to {settings['plan_max_rejection']:g} with "
         f"N_eff ≥ {settings['min_neff']:g} behind it; test fraction "
         f"{settings['test_fraction']:g}), the fewest events in total (N_s ∝ σ_s √ε_s, "
-        "analyses/haa/pilot.py), from this pilot:",
+        "analyses/haa/pilot.py), and so that the train split holds the "
+        f"{background_share * largest:.3g} selected background events of the largest "
+        f"training size ({largest:.3g} events, {1 - background_share:.0%} signal), from this "
+        "pilot:",
         "",
-        "| slice | selected fraction of generated | events to generate |",
-        "|---|---|---|",
+        "| slice | selected fraction of generated | events to generate | set by |",
+        "|---|---|---|---|",
     ]
     for name, p in planned.items():
         note = " (< 3/N: no pilot event selected, 95% CL bound)" if p["upper_limit"] else ""
-        lines.append(f"| {name} | {p['efficiency']:.3g}{note} | {p['events']:.3g} |")
+        lines.append(
+            f"| {name} | {p['efficiency']:.3g}{note} | {p['events']:.3g} | {p['limited_by']} |"
+        )
+    total = sum(p["events"] for p in planned.values())
+    lines += ["", f"In total {total:.3g} QCD events to generate.", ""]
+    return lines + [""]
+
+
+def status_section(statuses: list[dict]) -> list[str]:
+    """Methods that did not run (SPANet without its environment, or failing), with why."""
+    missing = [s for s in statuses if s.get("status") != "ok"]
+    if not missing:
+        return []
+    lines = ["## Methods without results", ""]
+    for s in missing:
+        lines.append(
+            f"- {s['method']} (size {s['size']}, seed {s['seed']}): **{s['status']}** — "
+            f"{s.get('reason') or 'no reason recorded'}"
+        )
     return lines + [""]
 
 
@@ -173,7 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     manifest = json.loads(args.manifest.read_text())
     metrics = pd.read_csv(args.metrics)
     limits = pd.read_csv(args.limits)
-    curves = json.loads(args.curves.read_text())["curves"]
+    evaluation = json.loads(args.curves.read_text())
+    curves = evaluation["curves"]
     masses = sorted({float(m) for m in settings["masses"].values()})
     args.plots.mkdir(parents=True, exist_ok=True)
     plots.roc(curves, masses, args.plots / "roc")
@@ -198,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:
         "",
     ]
     lines += pilot_section(manifest, cutflow, settings)
+    lines += status_section(evaluation.get("methods", []))
     lines += metrics_section(metrics) if not metrics.empty else ["No metrics.", ""]
     lines += limits_section(limits, settings) if not limits.empty else ["No limits.", ""]
     lines += references_section() + CAVEATS

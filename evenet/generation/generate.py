@@ -151,9 +151,7 @@ def generate_shard(
             writer.extend(_concatenate(pending))
         if done == 0:
             reason = f" ({event_filter.describe()}): generate more" if event_filter else ""
-            raise GenerationError(
-                f"no events of '{process.name}' passed{reason} ({tried} tried)"
-            )
+            raise GenerationError(f"no events of '{process.name}' passed{reason} ({tried} tried)")
         xsec, xsec_err = run.cross_section_pb()
         # A filtered sample's σ is the σ of its events: Pythia's times the filter efficiency.
         efficiency = sum_nominal / sum_tried if event_filter is not None and sum_tried else 1.0

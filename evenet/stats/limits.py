@@ -41,7 +41,8 @@ class Limit:
 def merge_bins(background: np.ndarray, sumw2: np.ndarray, max_rel_error: float = 0.3):
     """Group adjacent bins from the last (highest score) down until each group has background
     > 0 and √Σw²/Σw < ``max_rel_error``; a remainder at the low end joins its neighbour.
-    Returns the group start indices plus the end (len(background))."""
+    Returns the group start indices plus the end (len(background)). LimitError when even the
+    whole histogram misses the criterion."""
     background, sumw2 = np.asarray(background, float), np.asarray(sumw2, float)
     if background.sum() <= 0:
         raise LimitError("the background histogram is empty")
@@ -52,8 +53,12 @@ def merge_bins(background: np.ndarray, sumw2: np.ndarray, max_rel_error: float =
         if total > 0 and np.sqrt(total_w2) / total < max_rel_error:
             starts.append(i)
             total, total_w2 = 0.0, 0.0
-    if not starts:
-        return [0, end]
+    if not starts:  # even one bin of everything has too large an MC error: no honest limit
+        error = np.sqrt(sumw2.sum()) / background.sum()
+        raise LimitError(
+            f"the background's relative MC error is {error:.0%} even in one bin "
+            f"(> {max_rel_error:.0%}): too few simulated background events for a limit"
+        )
     starts = sorted(starts)
     starts[0] = 0  # the low-end remainder joins the lowest complete group
     return [*starts, end]

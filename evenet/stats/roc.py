@@ -16,7 +16,6 @@ from sklearn.metrics import roc_curve
 
 from evenet.errors import EvenetError
 
-
 _TRAPEZOID = getattr(np, "trapezoid", None) or np.trapz  # numpy < 2 has only trapz
 
 

@@ -123,9 +123,7 @@ def predict(
         "batch_size": batch_size,
         "num_workers": num_workers,
         "hypotheses": hypotheses,
-        "parameters": {
-            k: v for k, v in parameter_table(model).items() if k.startswith("params_")
-        },
+        "parameters": {k: v for k, v in parameter_table(model).items() if k.startswith("params_")},
     }
     for head in model.heads.values():
         metadata.update(head.prediction_metadata())

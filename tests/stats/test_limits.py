@@ -39,5 +39,8 @@ def test_bins_merge_from_the_high_score_end():
     assert edges == [0, 3, 6]  # [50, .5, 0] and [30, .2, .1]
     with pytest.raises(LimitError, match="empty"):
         merge_bins(np.zeros(3), np.zeros(3))
+    # three unit-weight events: 1/sqrt(3) = 58% relative error even merged into one bin
+    with pytest.raises(LimitError, match="58% even in one bin"):
+        merge_bins(np.ones(3), np.ones(3))
     with pytest.raises(LimitError, match="signal histogram is empty"):
         expected_limit(np.zeros(5), BACKGROUND, SUMW2)

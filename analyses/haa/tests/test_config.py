@@ -23,12 +23,16 @@ def test_local_config_runs_pretrained_and_scratch(tmp_path):
 
 
 def test_perlmutter_scans_sizes_and_seeds_over_the_base_run():
-    """The override file merges into runs.main: the dataset and modes of the base remain."""
+    """The override file merges into runs.main: the dataset, modes, event list and training
+    weights of the base remain; sizes, seeds and batch size are Perlmutter's."""
     config = load_config([default_config_path(), REPO / "config" / "perlmutter.yaml"])
     spec = config["analyses"]["haa"]["runs"]["main"]
     assert spec["dataset"] == "haa" and spec["modes"] == ["pretrained", "scratch"]
-    assert len(paths.finetune_runs(config, "haa")) == 2 * 3 * 3
+    assert len(paths.finetune_runs(config, "haa")) == 2 * 5 * 3  # modes x published sizes x seeds
+    assert spec["events"]["name"] == "selected" and spec["events"]["stratify"] == {"signal": 0.1}
     options = job_options.finetune(config, "haa", "main", "scratch", "10000", 3)
     assert options["training"]["train_events"] == 10000
     assert options["training"]["seed"] == 3
     assert options["load_heads"] == []
+    assert options["training"]["weighting"] == "cross_section"
+    assert options["training"]["batch_size"] == 256

@@ -73,7 +73,7 @@ def test_a_perfect_score_separates_and_limits_fall_with_separation(listed, tmp_p
         methods.append({"method": name, "size": "all", "seed": 1, "kind": "scores", "path": path})
     # 10 pb^-1: O(100) signal and O(1000) background events, yields pyhf's fits handle
     settings = Settings(**{**SETTINGS.__dict__, "luminosity_fb": 0.01})
-    rows, limit_rows, curves = evaluate(
+    rows, limit_rows, curves, statuses = evaluate(
         methods, str(dataset), str(events), settings, log=lambda _: None
     )
     by_method = {r["method"]: r for r in rows}
@@ -83,3 +83,4 @@ def test_a_perfect_score_separates_and_limits_fall_with_separation(listed, tmp_p
     limits = {r["method"]: r["median"] for r in limit_rows}
     assert limits["separating"] < limits["random"]
     assert {c["method"] for c in curves} == {"separating", "random"}
+    assert all(s["status"] == "ok" for s in statuses)

@@ -62,3 +62,16 @@ def test_a_slice_without_selected_events_uses_the_upper_limit():
     rows[1]["selected"] = 0
     planned = plan(rows, 5000.0, 0.1)
     assert planned["low"]["upper_limit"] and planned["low"]["efficiency"] == pytest.approx(3e-3)
+
+
+def test_a_large_training_size_scales_the_plan_up():
+    """Guards the second requirement: 10^5 selected background training events need more
+    events than the N_eff target alone; the shares stay those of the N_eff optimum."""
+    rows = _rows()
+    by_neff = plan(rows, 500.0, 0.1)
+    by_size = plan(rows, 500.0, 0.1, train_fraction=0.8, train_background=1e5)
+    eps = {k: v["efficiency"] for k, v in by_size.items()}
+    assert sum(0.8 * by_size[k]["events"] * eps[k] for k in eps) == pytest.approx(1e5, rel=1e-4)
+    assert by_size["low"]["limited_by"] == "training size"
+    ratio = by_size["low"]["events"] / by_neff["low"]["events"]
+    assert by_size["high"]["events"] / by_neff["high"]["events"] == pytest.approx(ratio, rel=1e-3)
