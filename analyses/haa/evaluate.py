@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from evenet.errors import EvenetError
-from evenet.io.predictions import dataset_table, load, metadata, to_numpy
+from evenet.io.predictions import dataset_shards, load, metadata, to_numpy
 from evenet.io.results import write_csv, write_json
 from evenet.io.training_events import listed_test_events, rows_of
 from evenet.stats import limits, roc
@@ -115,15 +115,18 @@ def load_test_events(dataset: str, events: str, settings: Settings) -> TestEvent
     label = np.array([class_of.get(int(p), -1) for p in table["process"].to_numpy()])
     weight = table["weight"].to_numpy().astype(np.float64)
     # Σw of each sample's test split, over every generated event (selected or not)
-    every = dataset_table(dataset, ["weight"], ["test"])
-    every_sample = np.asarray(every["sample"].cast(pa.string()).to_pylist())
-    every_weight = every["weight"].to_numpy().astype(np.float64)
+    test_sum_w: dict[str, float] = {}
+    for shard in dataset_shards(dataset, ["weight"], ["test"]):
+        names = np.asarray(shard["sample"].cast(pa.string()).to_pylist())
+        weights = shard["weight"].to_numpy().astype(np.float64)
+        for name in np.unique(names):
+            test_sum_w[name] = test_sum_w.get(name, 0.0) + float(weights[names == name].sum())
     luminosity_pb = settings.luminosity_fb * PB_PER_FB
     yields = np.zeros(len(weight))
     mass = np.zeros(len(weight))
     for name in np.unique(sample):
         mine = sample == name
-        total = every_weight[every_sample == name].sum()
+        total = test_sum_w[name]
         if (label[mine] == signal).any():
             if name not in settings.masses:
                 raise EvaluationError(

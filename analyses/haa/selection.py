@@ -25,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 
 from evenet.errors import EvenetError
-from evenet.io.predictions import load, to_numpy
+from evenet.io.predictions import dataset_shards, to_numpy
 from evenet.io.results import write_csv, write_parquet
 
 PT, BTAG, LEPTON = 1, 4, 5
@@ -87,45 +87,68 @@ def n_eff(weight: np.ndarray) -> float:
     return float(np.sum(weight) ** 2 / sum_w2) if sum_w2 > 0 else 0.0
 
 
-def cutflow(steps: dict[str, np.ndarray], sample: np.ndarray, weight: np.ndarray) -> list[dict]:
-    """Rows per sample (in order of first appearance) and step."""
-    rows = []
+Tally = dict  # (sample, step) -> [events, Σw, Σw²], in order of first appearance
+
+
+def tally(steps: dict[str, np.ndarray], sample: np.ndarray, weight: np.ndarray, totals: Tally):
+    """Add one chunk's passing events, Σw and Σw² per sample and step to ``totals``."""
     for name in dict.fromkeys(sample.tolist()):
         mine = sample == name
-        total, total_w = int(mine.sum()), float(weight[mine].sum())
         for step, mask in steps.items():
-            passing = mine & mask
-            w = weight[passing]
-            rows.append(
-                {
-                    "sample": name,
-                    "step": step,
-                    "events": int(passing.sum()),
-                    "weighted": float(w.sum()),
-                    "efficiency": passing.sum() / total if total else 0.0,
-                    "weighted_efficiency": float(w.sum()) / total_w if total_w else 0.0,
-                    "n_eff": n_eff(w),
-                }
-            )
+            w = weight[mine & mask]
+            entry = totals.setdefault((name, step), [0, 0.0, 0.0])
+            entry[0] += int(len(w))
+            entry[1] += float(w.sum())
+            entry[2] += float(np.sum(w * w))
+    return totals
+
+
+def cutflow_rows(totals: Tally) -> list[dict]:
+    """Rows per sample and step; efficiencies relative to the sample's first step."""
+    rows, first = [], {}
+    for (name, step), (events, sum_w, sum_w2) in totals.items():
+        total, total_w = first.setdefault(name, (events, sum_w))
+        rows.append(
+            {
+                "sample": name,
+                "step": step,
+                "events": events,
+                "weighted": sum_w,
+                "efficiency": events / total if total else 0.0,
+                "weighted_efficiency": sum_w / total_w if total_w else 0.0,
+                "n_eff": sum_w**2 / sum_w2 if sum_w2 > 0 else 0.0,
+            }
+        )
     return rows
 
 
+def cutflow(steps: dict[str, np.ndarray], sample: np.ndarray, weight: np.ndarray) -> list[dict]:
+    """Rows per sample (in order of first appearance) and step, of one table."""
+    return cutflow_rows(tally(steps, sample, weight, {}))
+
+
 def select_dataset(dataset: str, cuts: Cuts) -> tuple[list[dict], pa.Table]:
-    """The cutflow rows and the selected events' (sample, run, event, split) of a dataset."""
+    """The cutflow rows and the selected events' (sample, run, event, split) of a dataset,
+    read shard by shard (memory bounded by one shard whatever the dataset's size)."""
     if not (Path(dataset) / "manifest.json").is_file():
         raise SelectionError(f"{dataset}/manifest.json does not exist: is it a converted dataset?")
-    table = load(None, dataset, columns=("x", "x_mask", "weight"))
-    if table.num_rows == 0:
+    totals: Tally = {}
+    selected = []
+    for table in dataset_shards(dataset, ("x", "x_mask", "weight")):
+        if table.num_rows == 0:
+            continue
+        x = to_numpy(table["x"])
+        if not np.isfinite(x).all():
+            raise SelectionError(f"{dataset}: non-finite values in x: reconvert the samples")
+        steps = select(x, to_numpy(table["x_mask"]), cuts)
+        sample = np.asarray(table["sample"].cast(pa.string()).to_pylist(), dtype=object)
+        tally(steps, sample, table["weight"].to_numpy().astype(np.float64), totals)
+        passed = list(steps.values())[-1]
+        selected.append(table.select(["sample", "run", "event", "split"]).filter(pa.array(passed)))
+    if not totals:
         raise SelectionError(f"{dataset} holds no events")
-    x = to_numpy(table["x"])
-    if not np.isfinite(x).all():
-        raise SelectionError(f"{dataset}: non-finite values in x: reconvert the samples")
-    steps = select(x, to_numpy(table["x_mask"]), cuts)
-    sample = np.asarray(table["sample"].to_pylist(), dtype=object)
-    rows = cutflow(steps, sample, table["weight"].to_numpy().astype(np.float64))
-    passed = list(steps.values())[-1]
-    events = table.select(["sample", "run", "event", "split"]).filter(pa.array(passed))
-    return rows, events
+    events = pa.concat_tables(selected, promote_options="permissive").unify_dictionaries()
+    return cutflow_rows(totals), events
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -56,11 +56,11 @@ def _split_indices(splits: Iterable[str] | None) -> list[int]:
     return [SPLITS[s] for s in names]
 
 
-def dataset_table(
+def dataset_shards(
     dataset: str | os.PathLike, columns: Sequence[str] = (), splits: Iterable[str] | None = None
-) -> pa.Table:
-    """``sample, run, event, split`` and ``columns`` of a dataset's events in ``splits`` (default
-    all), in file order: shards as the manifest lists them, rows as stored."""
+) -> Iterator[pa.Table]:
+    """What ``dataset_table`` returns, one shard at a time (memory bounded by a shard: for
+    datasets too large to hold, e.g. a selection over 10⁸ events)."""
     manifest = load_manifest(dataset)
     known = {c["name"] for c in manifest.get("columns", [])} | set(ID_COLUMNS)
     missing = [c for c in columns if c not in known]
@@ -70,10 +70,17 @@ def dataset_table(
         )
     wanted = list(dict.fromkeys([*KEY_COLUMNS, "split", *columns]))
     codes = pa.array(_split_indices(splits), type=pa.int8())
-    tables = []
     for shard in shard_entries(manifest, dataset):
         table = pq.read_table(shard.path, columns=wanted)
-        tables.append(table.filter(pc.is_in(table["split"], value_set=codes)))
+        yield table.filter(pc.is_in(table["split"], value_set=codes))
+
+
+def dataset_table(
+    dataset: str | os.PathLike, columns: Sequence[str] = (), splits: Iterable[str] | None = None
+) -> pa.Table:
+    """``sample, run, event, split`` and ``columns`` of a dataset's events in ``splits`` (default
+    all), in file order: shards as the manifest lists them, rows as stored."""
+    tables = list(dataset_shards(dataset, columns, splits))
     if not tables:
         return pa.schema([]).empty_table()
     return pa.concat_tables(tables, promote_options="permissive").unify_dictionaries()

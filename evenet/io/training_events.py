@@ -23,7 +23,7 @@ import pyarrow as pa
 from evenet.errors import EvenetError
 from evenet.io.event_keys import keys, locate
 from evenet.io.manifest import load_manifest
-from evenet.io.predictions import dataset_table
+from evenet.io.predictions import dataset_shards, dataset_table
 
 
 class TrainingEventsError(EvenetError, ValueError):
@@ -99,10 +99,13 @@ def listed_test_events(
     dataset's order, with ``process``, ``weight`` and ``columns``."""
     import pyarrow.parquet as pq
 
-    table = dataset_table(dataset, [*columns, "process", "weight"], ["test"])
-    listed = pq.read_table(events, columns=["sample", "run", "event"])
-    found = locate(keys(listed), keys(table)) >= 0
-    return table.filter(pa.array(found))
+    listed = keys(pq.read_table(events, columns=["sample", "run", "event"]))
+    parts = []  # shard by shard: only the listed rows are kept in memory
+    for table in dataset_shards(dataset, [*columns, "process", "weight"], ["test"]):
+        parts.append(table.filter(pa.array(locate(listed, keys(table)) >= 0)))
+    if not parts:
+        return dataset_table(dataset, [*columns, "process", "weight"], ["test"])
+    return pa.concat_tables(parts, promote_options="permissive").unify_dictionaries()
 
 
 def rows_of(table: pa.Table, wanted: pa.Table) -> np.ndarray:

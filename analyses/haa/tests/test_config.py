@@ -28,7 +28,7 @@ def test_perlmutter_scans_sizes_and_seeds_over_the_base_run():
     config = load_config([default_config_path(), REPO / "config" / "perlmutter.yaml"])
     spec = config["analyses"]["haa"]["runs"]["main"]
     assert spec["dataset"] == "haa" and spec["modes"] == ["pretrained", "scratch"]
-    assert len(paths.finetune_runs(config, "haa")) == 2 * 5 * 3  # modes x published sizes x seeds
+    assert len(paths.finetune_runs(config, "haa")) == 2 * 3 * 3  # modes x sizes x seeds
     assert spec["events"]["name"] == "selected" and spec["events"]["stratify"] == {"signal": 0.1}
     options = job_options.finetune(config, "haa", "main", "scratch", "10000", 3)
     assert options["training"]["train_events"] == 10000
