@@ -71,7 +71,9 @@ def largest_training(config: Mapping[str, Any]) -> dict[str, float]:
         sizes = [int(s) for s in spec["sizes"] if str(s) != "all"]
         if sizes and max(sizes) > largest:
             largest = max(sizes)
-            share = float((spec["events"].get("stratify") or {}).get("signal", 0.0))
+            signal = {"signal", *config["analyses"][NAME]["masses"]}  # the class or its samples
+            stratify = spec["events"].get("stratify") or {}
+            share = float(sum(v for k, v in stratify.items() if k in signal))
     return {"largest_size": largest, "signal_share": share}
 
 

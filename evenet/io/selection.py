@@ -10,8 +10,9 @@ apply unchanged:
   (sample, run, event) (independent of the split's own hash);
 * ``size`` keeps the first N training events in another fixed hash order, so the subsets of
   a size scan are nested (every event of the 10⁴ run is in the 10⁵ run);
-* ``stratify: {class: fraction}`` fixes the class shares of train and val exactly (e.g. 10%
-  signal); classes not named share the rest in their natural proportion.
+* ``stratify: {class or sample: fraction}`` fixes the shares of train and val exactly (e.g.
+  10% signal, or a third of it per signal sample); events not named share the rest in their
+  natural proportion.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ class SelectionError(EvenetError, ValueError):
 class Selection:
     events: Path  # Parquet with columns sample, run, event
     size: int | None = None  # training events (None: all selected)
-    stratify: Mapping[str, float] | None = None  # class name -> exact share
+    stratify: Mapping[str, float] | None = None  # class or sample name -> exact share
     val_fraction: float | None = None  # re-split train/val (None: keep the dataset's split)
 
     def record(self, dataset: str | os.PathLike) -> dict:
@@ -114,7 +115,7 @@ def select_events(
         v = event_uniform(found["sample"], found["run"], found["event"], VAL_SALT)
         split = np.where(v < selection.val_fraction, VAL, TRAIN).astype(np.int8)
     order = event_uniform(found["sample"], found["run"], found["event"], SUBSET_SALT)
-    groups = _groups(label, names, selection.stratify)
+    groups = _groups(label, names, selection.stratify, found["sample"].astype(str))
     train = _choose(usable & (split == TRAIN), groups, order, selection.size, "training")
     val = _choose(usable & (split == VAL), groups, order, None, "validation")
     chosen = np.zeros(len(split), dtype=bool)
@@ -185,23 +186,29 @@ def _labels(process: np.ndarray, class_map: Mapping[str, int]) -> np.ndarray:
     return np.where(ids[position] == process, classes[position], -1)
 
 
-def _groups(label: np.ndarray, names: list[str], stratify) -> list[tuple[np.ndarray, float]] | None:
-    """(member mask, share) per stratification group: each named class, then the rest."""
+def _groups(
+    label: np.ndarray, names: list[str], stratify, sample: np.ndarray
+) -> list[tuple[np.ndarray, float]] | None:
+    """(member mask, share) per stratification group: each named class or sample, then the
+    rest (the groups must not overlap: a sample and its own class cannot both be named)."""
     if not stratify:
         return None
-    unknown = [c for c in stratify if c not in names]
+    samples = sorted(set(sample.tolist()))
+    unknown = [c for c in stratify if c not in names and c not in samples]
     if unknown:
         raise SelectionError(
-            f"stratify names class(es) {unknown}; the dataset's classes are {names}"
+            f"stratify names {unknown}, neither a class ({names}) nor a listed sample ({samples})"
         )
     shares = [float(v) for v in stratify.values()]
     if any(not 0 < s <= 1 for s in shares) or sum(shares) > 1 + 1e-9:
         raise SelectionError(f"stratify shares must be in (0, 1] and sum to <= 1, got {shares}")
-    named = [names.index(c) for c in stratify]
-    groups = [(label == c, s) for c, s in zip(named, shares, strict=True)]
+    members = [label == names.index(key) if key in names else sample == key for key in stratify]
+    if (np.sum(members, axis=0) > 1).any():
+        raise SelectionError(f"stratify groups {list(stratify)} overlap: name each event once")
+    groups = list(zip(members, shares, strict=True))
     rest = 1.0 - sum(shares)
     if rest > 1e-9:
-        groups.append((~np.isin(label, named), rest))
+        groups.append((~np.any(members, axis=0), rest))
     return groups
 
 

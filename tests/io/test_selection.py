@@ -110,7 +110,7 @@ def test_bad_lists_and_settings_are_named(dataset, everything, tmp_path):
             tmp_path / "o",
             **QUIET,
         )
-    with pytest.raises(SelectionError, match="classes are"):
+    with pytest.raises(SelectionError, match="neither a class"):
         select_events(dataset, Selection(events, stratify={"signal": 0.1}), tmp_path / "o", **QUIET)
     twice = _list(tmp_path / "twice.parquet", pa.concat_tables([everything, everything]))
     with pytest.raises(SelectionError, match="listed twice"):
@@ -135,3 +135,19 @@ def test_a_changed_list_rebuilds_an_unchanged_one_is_reused(dataset, everything,
     _list(events, everything.slice(0, 400))
     ensure_selected(dataset, Selection(events), out, **QUIET)
     assert _ids(out) < first
+
+
+def test_stratify_by_sample_fixes_each_samples_share(dataset, everything, tmp_path):
+    """Guards the per-sample shares (haa: a third of the 10% signal per mass point): each named
+    sample gets exactly its share of the training events, the rest the remainder."""
+    events = _list(tmp_path / "list.parquet", everything)
+    shares = {"ttbar_dilepton": 0.1, "wjets": 0.2}
+    select_events(dataset, Selection(events, 500, shares), tmp_path / "sel", **QUIET)
+    train = dataset_table(tmp_path / "sel", ["process"], ["train"])
+    sample = np.asarray(train["sample"].to_pylist())
+    assert len(sample) == 500
+    assert (sample == "ttbar_dilepton").sum() == 50 and (sample == "wjets").sum() == 100
+    with pytest.raises(SelectionError, match="overlap"):
+        select_events(
+            dataset, Selection(events, 100, {"class0": 0.1, "ttbar_dilepton": 0.1}), tmp_path / "x"
+        )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 import analyses.haa.paths as haa_paths
 from evenet import job_options, paths
 from evenet.config import default_config_path, load_config
@@ -29,7 +31,9 @@ def test_perlmutter_scans_sizes_and_seeds_over_the_base_run():
     spec = config["analyses"]["haa"]["runs"]["main"]
     assert spec["dataset"] == "haa" and spec["modes"] == ["pretrained", "scratch"]
     assert len(paths.finetune_runs(config, "haa")) == 2 * 3 * 3  # modes x sizes x seeds
-    assert spec["events"]["name"] == "selected" and spec["events"]["stratify"] == {"signal": 0.1}
+    assert spec["events"]["name"] == "selected"
+    assert sum(spec["events"]["stratify"].values()) == pytest.approx(0.1)
+    assert haa_paths.largest_training(config)["signal_share"] == pytest.approx(0.1)
     options = job_options.finetune(config, "haa", "main", "scratch", "10000", 3)
     assert options["training"]["train_events"] == 10000
     assert options["training"]["seed"] == 3
