@@ -49,32 +49,49 @@ def _inputs(table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
 
 
 def train(train: pa.Table, val: pa.Table, signal: int, seed: int, threads: int):
-    """The fitted classifier (xgboost.XGBClassifier) on class ``signal`` vs the rest."""
+    """(classifier, early-stopping note): xgboost.XGBClassifier on class ``signal`` vs the
+    rest, stopped early on the validation split when it holds both classes (at local scale it
+    may not: then all 300 trees are kept, and the note says why)."""
     import xgboost
 
-    for name, table in (("training", train), ("validation", val)):
-        labels = table["label"].to_numpy() == signal
-        if labels.all() or not labels.any():
-            raise BdtError(f"the {name} events need signal and background ({len(labels)} events)")
-    model = xgboost.XGBClassifier(**PARAMETERS, random_state=seed, n_jobs=threads)
+    labels = train["label"].to_numpy() == signal
+    if labels.all() or not labels.any():
+        raise BdtError(f"the training events need signal and background ({len(labels)} events)")
     x_train, _ = _inputs(train)
-    x_val, _ = _inputs(val)
-    model.fit(
-        x_train,
-        train["label"].to_numpy() == signal,
-        sample_weight=train["train_weight"].to_numpy(),
-        eval_set=[(x_val, val["label"].to_numpy() == signal)],
-        sample_weight_eval_set=[val["train_weight"].to_numpy()],
-        verbose=False,
-    )
-    return model
+    val_labels = val["label"].to_numpy() == signal
+    usable = val_labels.any() and not val_labels.all()
+    parameters = dict(PARAMETERS)
+    note = "on the validation split"
+    fit = {}
+    if usable:
+        x_val, _ = _inputs(val)
+        fit = {
+            "eval_set": [(x_val, val_labels)],
+            "sample_weight_eval_set": [val["train_weight"].to_numpy()],
+        }
+    else:
+        del parameters["early_stopping_rounds"]
+        note = (
+            f"off: the validation split ({len(val_labels)} events, {int(val_labels.sum())} "
+            "signal) lacks a class"
+        )
+    model = xgboost.XGBClassifier(**parameters, random_state=seed, n_jobs=threads)
+    model.fit(x_train, labels, sample_weight=train["train_weight"].to_numpy(), verbose=False, **fit)
+    return model, note
+
+
+def _best_iteration(model) -> int:
+    """The last tree used for predictions (all of them without early stopping)."""
+    try:
+        return int(model.best_iteration)
+    except AttributeError:  # no evaluation set: every tree is used
+        return int(model.get_booster().num_boosted_rounds()) - 1
 
 
 def n_parameters(model) -> int:
     """Nodes of every tree up to the best iteration (split thresholds and leaf values)."""
     frame = model.get_booster().trees_to_dataframe()
-    kept = frame["Tree"] < model.best_iteration + 1
-    return int(kept.sum())
+    return int((frame["Tree"] <= _best_iteration(model)).sum())
 
 
 def run(args) -> dict:
@@ -85,7 +102,7 @@ def run(args) -> dict:
     if SIGNAL not in events.classes:
         raise BdtError(f"the dataset has no class {SIGNAL!r} (classes: {events.classes})")
     signal = events.classes.index(SIGNAL)
-    model = train(events.train, events.val, signal, seed, args.threads)
+    model, early_stopping = train(events.train, events.val, signal, seed, args.threads)
     test = listed_test_events(args.dataset, args.events, ["x", "x_mask"])
     x_test, pairs = _inputs(test)
     score = model.predict_proba(x_test)[:, 1]
@@ -101,7 +118,8 @@ def run(args) -> dict:
         "seed": seed,
         "features": list(NAMES),
         "n_params": n_parameters(model),
-        "best_iteration": int(model.best_iteration),
+        "best_iteration": _best_iteration(model),
+        "early_stopping": early_stopping,
         "events": {
             "train": events.train.num_rows,
             "val": events.val.num_rows,
