@@ -244,7 +244,8 @@ def test_run_on_selected_events_takes_the_analysis_event_list(tmp_path):
     override = tmp_path / "events.yaml"
     override.write_text(
         f"output_dir: {out}\n"
-        "analyses: {haa: {runs: {main: {events: {name: picked, stratify: {signal: 0.1}}}}}}\n"
+        "analyses: {haa: {runs: {picked: {dataset: haa, modes: [pretrained, scratch],"
+        " events: {name: picked, stratify: {signal: 0.1}}}}}}\n"
     )
     command = [
         sys.executable,
@@ -268,8 +269,8 @@ def test_run_on_selected_events_takes_the_analysis_event_list(tmp_path):
     result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
     finetunes = re.findall(r"^Shell command: (evenet finetune .*)$", result.stdout, re.MULTILINE)
-    finetunes = [line for line in finetunes if "/haa/" in line]
-    assert len(finetunes) == 2  # haa's two modes (qe's runs take no event list)
+    finetunes = [line for line in finetunes if "/haa/picked/" in line]
+    assert len(finetunes) == 2  # the run's two modes
     for line in finetunes:
         assert f"--events {events} " in line
         assert job_options(line)["events"] == {

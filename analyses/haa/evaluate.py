@@ -102,7 +102,10 @@ class TestEvents:
 
 
 def load_test_events(dataset: str, events: str, settings: Settings) -> TestEvents:
-    manifest = json.loads((Path(dataset) / "manifest.json").read_text())
+    manifest_file = Path(dataset) / "manifest.json"
+    if not manifest_file.is_file():
+        raise EvaluationError(f"{manifest_file} does not exist: is {dataset} a converted dataset?")
+    manifest = json.loads(manifest_file.read_text())
     classes = list(manifest.get("classes") or [])
     if settings.signal_class not in classes:
         raise EvaluationError(f"{dataset} has no class {settings.signal_class!r} ({classes})")
@@ -130,7 +133,7 @@ def load_test_events(dataset: str, events: str, settings: Settings) -> TestEvent
         if (label[mine] == signal).any():
             if name not in settings.masses:
                 raise EvaluationError(
-                    f"signal sample {name!r} has no mass point: add it to analyses.haa.masses"
+                    f"signal sample '{name}' has no mass point: add it to analyses.haa.masses"
                 )
             sigma = settings.sigma_ggh_pb
             mass[mine] = settings.masses[name]

@@ -355,17 +355,21 @@ def _failed(args, workdir: Path, lines: list[str], reason: str) -> dict:
 
 
 def _parameters(env: Path, version: Path) -> int | None:
-    """SPANet's parameter count, from its best checkpoint (in its own environment)."""
+    """SPANet's parameter count: its model rebuilt from the run's options.json in its own
+    environment (no checkpoint is unpickled for it)."""
     code = (
-        "import glob, sys, torch\n"
-        "path = sorted(glob.glob(sys.argv[1] + '/checkpoints/epoch*'))[-1]\n"
-        "state = torch.load(path, map_location='cpu', weights_only=False)['state_dict']\n"
-        "print(sum(v.numel() for v in state.values() if v.is_floating_point()))\n"
+        "import sys\n"
+        "from spanet import JetReconstructionModel, Options\n"
+        "model = JetReconstructionModel(Options.load(sys.argv[1]))\n"
+        "print(sum(p.numel() for p in model.parameters()))\n"
     )
     result = subprocess.run(
-        [str(_python(env)), "-c", code, str(version)], capture_output=True, text=True
+        [str(_python(env)), "-c", code, str(version / "options.json")],
+        capture_output=True,
+        text=True,
     )
-    return int(result.stdout.strip()) if result.returncode == 0 else None
+    lines = result.stdout.strip().splitlines()
+    return int(lines[-1]) if result.returncode == 0 and lines and lines[-1].isdigit() else None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -76,6 +76,8 @@ def training_events(
         raise TrainingEventsError(
             "the run has no `events` list: methods outside EveNet train on selected events only"
         )
+    if not Path(events_path).is_file():
+        raise TrainingEventsError(f"the event list {events_path} does not exist")
     size = int(training.get("train_events") or 0) or None
     selection = Selection(
         Path(events_path), size, events.get("stratify"), events.get("val_fraction")

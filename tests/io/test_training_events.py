@@ -73,3 +73,5 @@ def test_a_run_without_an_event_list_is_refused(listed, tmp_path):
     dataset, events, _ = listed
     with pytest.raises(TrainingEventsError, match="events"):
         training_events(dataset, {"training": {}}, events, tmp_path, **QUIET)
+    with pytest.raises(TrainingEventsError, match="does not exist"):
+        training_events(dataset, {"events": {"name": "x"}}, tmp_path / "no.parquet", tmp_path)
