@@ -14,6 +14,7 @@ from torch import nn
 
 from evenet.model.body import CLEAN_LOGSNR, EveNetBody
 from evenet.model.config import COMPILE_MODES, ModelConfig, ModelConfigError
+from evenet.model.diffusion import DEFAULT_SAMPLE_STEPS
 from evenet.model.encoded import Encoded
 from evenet.model.heads.contract import BuildContext, LossContext, spec
 from evenet.model.normalize import KINEMATIC_COLUMNS, Normalizer
@@ -62,6 +63,28 @@ class EveNet(nn.Module):
     def encode(self, batch: dict) -> Encoded:
         """The clean encoding of a raw batch (fine-tuning, prediction)."""
         return self.body(**self.inputs(batch))
+
+    @torch.no_grad()
+    def sample_globals(
+        self,
+        batch: dict,
+        steps: int = DEFAULT_SAMPLE_STEPS,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """Generated globals (B, G), normalised, given the batch's condition columns (the
+        generated ones are ignored). The body encodes the current noised globals at every
+        denoising step, with their noise level, exactly as training's `corrupt` presents
+        them."""
+        if "global_generation" not in self.heads:
+            raise ModelConfigError("the model has no global_generation head")
+        head = self.heads["global_generation"]
+        clean = self.inputs(batch)
+
+        def encode(g_t: torch.Tensor, logsnr: torch.Tensor) -> Encoded:
+            noised = {**clean, "globals": g_t, "global_logsnr": logsnr}
+            return self.body(**_with_noise_levels(noised))
+
+        return head.sample(encode, clean["globals"], steps, generator)
 
     # ---- training --------------------------------------------------------------------------
 

@@ -361,12 +361,16 @@ def test_global_head_sample_copies_condition():
     enc = _encoded(4)
     cond = torch.zeros(4, 11)
     cond[:, 9] = torch.tensor([-1.0, 0.0, 1.0, 2.0])
-    out = head.sample(enc, cond, steps=5, generator=torch.Generator().manual_seed(1))
+
+    def encode(g_t, logsnr):
+        return enc
+
+    out = head.sample(encode, cond, steps=5, generator=torch.Generator().manual_seed(1))
     assert out.shape == (4, 11) and torch.isfinite(out).all()
     assert torch.equal(out[:, 9], cond[:, 9])
     other = cond.clone()
     other[:, 9] = 5.0
-    moved = head.sample(enc, other, steps=5, generator=torch.Generator().manual_seed(1))
+    moved = head.sample(encode, other, steps=5, generator=torch.Generator().manual_seed(1))
     assert not torch.allclose(moved[:, :9], out[:, :9])  # the condition reaches the denoiser
     with pytest.raises(ValueError):
         GlobalGenerationHead(HIDDEN, 11, condition=(11,))

@@ -67,6 +67,33 @@ def test_head_outputs_have_the_documented_shapes():
     assert samples.shape == (8, 3, 2, 4)
 
 
+def test_global_sampling_encodes_each_denoising_state_as_training_does():
+    """Guards issue 16's mismatch: sampling held the clean encoding fixed while training
+    encodes the noised globals. Every step must run the body on the current state, with the
+    condition column clean and the step's noise level."""
+    model = _model(("global_generation",), global_condition=("M_leptons",)).eval()
+    batch = synthetic_batch(6, TOPOLOGIES, 4, seed=4)
+    seen = []
+
+    def record(module, args, kwargs):
+        seen.append((kwargs["globals"].clone(), kwargs["global_logsnr"].clone()))
+
+    model.body.register_forward_pre_hook(record, with_kwargs=True)
+    steps = 4
+    out = model.sample_globals(batch, steps=steps, generator=torch.Generator().manual_seed(3))
+    clean = model.inputs(batch)["globals"]
+    head = model.heads["global_generation"]
+    condition = ~head.generated
+    assert len(seen) == steps  # one body call per denoising step
+    for (globals_in, logsnr), previous in zip(seen[1:], seen[:-1], strict=True):
+        assert not torch.equal(globals_in[:, head.generated], previous[0][:, head.generated])
+        assert (logsnr > previous[1]).all()  # noise falls along the sampling grid
+    for globals_in, _ in seen:
+        torch.testing.assert_close(globals_in[:, condition], clean[:, condition])
+    torch.testing.assert_close(out[:, condition], clean[:, condition])
+    assert torch.isfinite(out).all()
+
+
 def _overfit(model, batch, tasks, steps):
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     first = None

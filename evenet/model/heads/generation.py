@@ -6,6 +6,7 @@ All three use the v-prediction diffusion of `evenet.model.diffusion` on *normali
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -391,7 +392,7 @@ class GlobalGenerationHead(Head):
     @torch.no_grad()
     def sample(
         self,
-        enc: Encoded,
+        encode: Callable[[torch.Tensor, torch.Tensor], Encoded],
         g_condition: torch.Tensor,
         steps: int = DEFAULT_SAMPLE_STEPS,
         generator: torch.Generator | None = None,
@@ -399,14 +400,17 @@ class GlobalGenerationHead(Head):
         """Sampled (`diffusion.sample`) generated columns, (B, G) normalised; condition columns
         are copied.
 
-        `g_condition` (B, G) needs only its condition columns filled; `enc` is held fixed and
-        is the conditioning encoding (see the class docstring).
+        `g_condition` (B, G) needs only its condition columns filled. `encode(g_t, logsnr)`
+        gives the event encoding of the current state at every denoising step, as training
+        encodes the noised globals (`EveNet.sample_globals` runs the body there); an encoding
+        held fixed would condition on inputs training never showed the head.
         """
         generated = self.generated.expand_as(g_condition)
 
         def denoise(x: torch.Tensor, logsnr: torch.Tensor) -> torch.Tensor:
             # The sampler's state of condition columns is ignored: the model always sees them clean.
-            return self(enc, torch.where(generated, x, g_condition), logsnr)
+            g_t = torch.where(generated, x, g_condition)
+            return self(encode(g_t, logsnr), g_t, logsnr)
 
         x0 = sample(
             denoise,
