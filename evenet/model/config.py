@@ -37,6 +37,7 @@ class HeadsConfig:
     generation_dim: int = 128  # width of the neutrino / global-feature denoisers
     generation_layers: int = 2  # neutrino denoiser decoder layers
     global_condition: tuple[str, ...] = ()  # globals the global-feature generation holds fixed
+    global_generate: tuple[str, ...] = ()  # globals it generates (empty: all but the conditions)
     head_heads: int = 4  # attention heads inside heads
 
 

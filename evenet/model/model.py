@@ -72,19 +72,20 @@ class EveNet(nn.Module):
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
         """Generated globals (B, G), normalised, given the batch's condition columns (the
-        generated ones are ignored). The body encodes the current noised globals at every
-        denoising step, with their noise level, exactly as training's `corrupt` presents
-        them."""
+        generated ones are ignored; the others are hidden, returned as 0). The body encodes the
+        current noised globals at every denoising step, with their noise level and the objects
+        hidden, exactly as training's `corrupt` presents them."""
         if "global_generation" not in self.heads:
             raise ModelConfigError("the model has no global_generation head")
         head = self.heads["global_generation"]
         clean = self.inputs(batch)
+        shown = head.conditioning(clean)  # what training's corrupt leaves visible
 
         def encode(g_t: torch.Tensor, logsnr: torch.Tensor) -> Encoded:
-            noised = {**clean, "globals": g_t, "global_logsnr": logsnr}
+            noised = {**shown, "globals": g_t, "global_logsnr": logsnr}
             return self.body(**_with_noise_levels(noised))
 
-        return head.sample(encode, clean["globals"], steps, generator)
+        return head.sample(encode, shown["globals"], steps, generator)
 
     # ---- training --------------------------------------------------------------------------
 
@@ -105,11 +106,14 @@ class EveNet(nn.Module):
         missing = [t for t in tasks if t not in self.heads]
         if missing:
             raise ModelConfigError(f"the model has no head for task(s) {missing}")
-        # Noised-copy heads corrupt it in registration order (a fixed order of random draws).
+        # Noised-copy heads corrupt it in registration order (a fixed order of random draws);
+        # heads with a private copy corrupt their own, after them.
+        private = sorted((t for t in tasks if spec(t).own_copy), key=lambda t: spec(t).order)
         noised_tasks = sorted(
-            (t for t in tasks if spec(t).reads_noised), key=lambda t: spec(t).order
+            (t for t in tasks if spec(t).reads_noised and t not in private),
+            key=lambda t: spec(t).order,
         )
-        clean_tasks = [t for t in tasks if t not in noised_tasks]
+        clean_tasks = [t for t in tasks if not spec(t).reads_noised]
         clean = self.inputs(batch)
         contexts = {
             task: LossContext(
@@ -123,17 +127,27 @@ class EveNet(nn.Module):
         }
         # The clean copy is encoded only when a head reads it: stage 1 (masked generation
         # alone) encodes the noised copy only, half the body cost.
-        copies = [self._drop_objects(clean)] if clean_tasks else []
+        copies, copy_of = [], {}
+        if clean_tasks:
+            copies.append(self._drop_objects(clean))
+            copy_of.update(dict.fromkeys(clean_tasks, 0))
         if noised_tasks:
             noised = dict(clean)
             for task in noised_tasks:
                 contexts[task].state = self.heads[task].corrupt(noised, clean, contexts[task])
             copies.append(_with_noise_levels(noised))
+            copy_of.update(dict.fromkeys(noised_tasks, len(copies) - 1))
+        for task in private:
+            own = dict(clean)
+            contexts[task].state = self.heads[task].corrupt(own, clean, contexts[task])
+            copies.append(_with_noise_levels(own))
+            copy_of[task] = len(copies) - 1
         encoded = self.body(**_concat(copies))
-        b = clean["mask"].shape[0] if clean_tasks else 0  # events of the clean copy
-        by_copy = {False: encoded.select(slice(0, b)), True: encoded.select(slice(b, None))}
+        b = clean["mask"].shape[0]  # events per copy
         return {
-            task: self.heads[task].training_loss(by_copy[task in noised_tasks], contexts[task])
+            task: self.heads[task].training_loss(
+                encoded.select(slice(copy_of[task] * b, (copy_of[task] + 1) * b)), contexts[task]
+            )
             for task in tasks
         }
 

@@ -60,6 +60,8 @@ class TrainOptions:
     train_events: int = 0  # a fixed subset of the training split for size scans (0: all)
     mix: dict = field(default_factory=dict)  # category -> share of the summed training weight
     weighting: str = "events"  # events | cross_section (evenet/train/weights.py)
+    # global_generation head: {generate: [globals], condition: [globals]} (empty: its defaults)
+    global_generation: dict = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, values: dict) -> TrainOptions:
@@ -70,6 +72,11 @@ class TrainOptions:
         for name in ("compile",):
             if not isinstance(getattr(options, name), bool):
                 raise ModelConfigError(f"training.{name} must be true or false")
+        unknown = sorted(set(options.global_generation) - {"generate", "condition"})
+        if unknown:
+            raise ModelConfigError(
+                f"training.global_generation takes generate and condition, not {unknown}"
+            )
         if options.compile_mode not in COMPILE_MODES:
             raise ModelConfigError(
                 f"training.compile_mode '{options.compile_mode}' is not one of {COMPILE_MODES}"

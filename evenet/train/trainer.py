@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -77,6 +78,14 @@ def build_model(options: TrainOptions, manifest: dict, stats: dict) -> EveNet:
     config = preset(
         options.preset, num_classes=num_classes, tasks=_tasks_for(manifest, options.tasks)
     )
+    chosen = options.global_generation
+    if chosen:  # the run's generated and condition globals (training.global_generation)
+        heads = replace(
+            config.heads,
+            global_generate=tuple(chosen.get("generate") or ()),
+            global_condition=tuple(chosen.get("condition") or ()),
+        )
+        config = replace(config, heads=heads)
     return EveNet(config, stats, dataset_topologies(manifest))
 
 

@@ -94,6 +94,38 @@ def test_global_sampling_encodes_each_denoising_state_as_training_does():
     assert torch.isfinite(out).all()
 
 
+def test_global_generation_sees_only_its_conditions_in_its_own_copy():
+    """Guards issue 16's leak: while generating HT_lep given M_leptons, the body saw the
+    leptons and every other global. Its copy must hide the objects and all globals but the
+    condition and the noised generated one, and the other heads keep their copies."""
+    from evenet.model.normalize import GLOBAL_INPUTS
+
+    tasks = ("classification", "masked_generation", "global_generation")
+    model = _model(tasks, global_condition=("M_leptons",), global_generate=("HT_lep",))
+    batch = synthetic_batch(5, TOPOLOGIES, 4, seed=6)
+    seen = []
+    model.body.register_forward_pre_hook(
+        lambda module, args, kwargs: seen.append(kwargs), with_kwargs=True
+    )
+    terms = model.losses(batch, tasks=tasks)
+    assert set(terms) == set(tasks) and all(torch.isfinite(v) for v in terms.values())
+    (inputs,) = seen  # one body call, three copies of 5 events
+    assert inputs["mask"].shape[0] == 15
+    clean = model.inputs(batch)
+    own = {k: v[10:] for k, v in inputs.items()}
+    assert not own["mask"].any() and (own["objects"] == 0).all()
+    condition, generated = GLOBAL_INPUTS.index("M_leptons"), GLOBAL_INPUTS.index("HT_lep")
+    torch.testing.assert_close(own["globals"][:, condition], clean["globals"][:, condition])
+    assert not torch.allclose(own["globals"][:, generated], clean["globals"][:, generated])
+    hidden = [i for i in range(len(GLOBAL_INPUTS)) if i not in (condition, generated)]
+    assert (own["globals"][:, hidden] == 0).all()
+    torch.testing.assert_close(inputs["mask"][:5], clean["mask"])  # the clean copy is intact
+    with pytest.raises(ModelConfigError, match="both generated and a condition"):
+        _model(("global_generation",), global_condition=("HT",), global_generate=("HT",))
+    with pytest.raises(ModelConfigError, match="unknown generated global"):
+        _model(("global_generation",), global_generate=("pT_mumu",))
+
+
 def _overfit(model, batch, tasks, steps):
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     first = None

@@ -202,3 +202,21 @@ def test_checkpoints_of_other_options_or_data_are_never_resumed(dataset, tmp_pat
 def test_a_bare_resume_without_a_checkpoint_is_an_error(dataset, tmp_path):
     with pytest.raises(CheckpointError, match="holds no checkpoint"):
         train(dataset, tmp_path / "run", TrainOptions(steps=1, **FAST), resume=True)
+
+
+def test_run_chooses_the_generated_and_condition_globals(tmp_path):
+    """Guards issue 16: training.global_generation sets the head's columns (it was fixed by
+    the preset), and an unknown key is refused."""
+    from evenet.model.config import ModelConfigError
+    from evenet.model.normalize import GLOBAL_INPUTS, neutral_stats
+    from evenet.train.trainer import build_model
+
+    manifest = load_manifest(write_dataset(tmp_path, 300))
+    chosen = {"generate": ["HT_lep", "MET_phi"], "condition": ["M_leptons"]}
+    options = TrainOptions.from_dict({"tasks": ["global_generation"], "global_generation": chosen})
+    head = build_model(options, manifest, neutral_stats()).heads["global_generation"]
+    generated = {GLOBAL_INPUTS[i] for i in head.generated.nonzero().flatten().tolist()}
+    assert generated == {"HT_lep", "cos_MET_phi", "sin_MET_phi"}
+    assert [GLOBAL_INPUTS[i] for i in head.condition] == ["M_leptons"]
+    with pytest.raises(ModelConfigError, match="generate and condition"):
+        TrainOptions.from_dict({"global_generation": {"given": ["HT"]}})

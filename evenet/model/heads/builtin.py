@@ -55,19 +55,37 @@ def _masked_generation(ctx: BuildContext) -> MaskedPointHead:
     return MaskedPointHead(ctx.hidden, ctx.object_dim)
 
 
-@register("global_generation", reads_noised=True)
+@register("global_generation", own_copy=True)
 def _global_generation(ctx: BuildContext) -> GlobalGenerationHead:
     from evenet.io.schema import GLOBAL_FEATURES
     from evenet.model.config import ModelConfigError
     from evenet.model.normalize import GLOBAL_INPUTS
 
-    index = []
-    for name in ctx.heads.global_condition:
-        if name not in GLOBAL_FEATURES:
-            raise ModelConfigError(f"unknown global '{name}' (known: {', '.join(GLOBAL_FEATURES)})")
-        if name == "MET_phi":
-            raise ModelConfigError("MET_phi cannot condition the global generation (periodic)")
-        index.append(GLOBAL_INPUTS.index(name))
+    def columns(names, role: str) -> list[int]:
+        index = []
+        for name in names:
+            if name not in GLOBAL_FEATURES:
+                raise ModelConfigError(
+                    f"global generation: unknown {role} global '{name}' "
+                    f"(known: {', '.join(GLOBAL_FEATURES)})"
+                )
+            if name == "MET_phi" and role == "condition":
+                raise ModelConfigError("MET_phi cannot condition the global generation (periodic)")
+            expanded = (name, f"cos_{name}", f"sin_{name}")  # periodic globals: cos, sin
+            index += [i for i, column in enumerate(GLOBAL_INPUTS) if column in expanded]
+        return index
+
+    condition = columns(ctx.heads.global_condition, "condition")
+    generate = columns(ctx.heads.global_generate, "generated")
+    if set(condition) & set(generate):
+        raise ModelConfigError(
+            "global generation: a global cannot be both generated and a condition "
+            f"({sorted(set(ctx.heads.global_condition) & set(ctx.heads.global_generate))})"
+        )
     return GlobalGenerationHead(
-        ctx.hidden, ctx.global_dim, tuple(index), dim=ctx.heads.generation_dim
+        ctx.hidden,
+        ctx.global_dim,
+        tuple(condition),
+        generate=tuple(generate),
+        dim=ctx.heads.generation_dim,
     )

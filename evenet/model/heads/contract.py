@@ -16,7 +16,9 @@ Contract (all methods but `training_loss` have defaults):
   ``ctx.weight`` when given), from the encoding of its copy.
 * ``corrupt(inputs, clean, ctx) -> state``: heads with ``reads_noised`` edit the noised copy's
   body inputs in place (diffusion states, noise levels) and return what their loss needs; the
-  model passes it back as ``ctx.state``.
+  model passes it back as ``ctx.state``. A head registered with ``own_copy`` gets a private
+  copy of the clean inputs to corrupt (e.g. one that hides what the shared noised copy keeps),
+  encoded in the same body call.
 * ``prediction_fields(settings) -> [pyarrow.Field]`` and ``predict_outputs(enc, ctx) ->
   {field name: (B, ...) tensor}``: the per-event prediction columns (names unique across
   heads); ``prediction_metadata() -> dict`` goes into the prediction file's provenance.
@@ -103,6 +105,7 @@ class HeadSpec:
     needs_truth: bool = False  # trains on truth targets (dropped for datasets without them)
     reads_noised: bool = False  # reads the noised copy (else the clean one)
     order: int = field(default=0, compare=False)
+    own_copy: bool = False  # corrupts a private copy instead of the shared noised one
 
 
 _REGISTRY: dict[str, HeadSpec] = {}
@@ -114,6 +117,7 @@ def register(
     columns: Sequence[str] = (),
     needs_truth: bool = False,
     reads_noised: bool = False,
+    own_copy: bool = False,
 ) -> Callable[[Callable[[BuildContext], Head]], Callable[[BuildContext], Head]]:
     """Decorator registering ``build`` as the builder of ``task``'s head."""
 
@@ -121,7 +125,13 @@ def register(
         if task in _REGISTRY:
             raise ValueError(f"a head for task '{task}' is already registered")
         _REGISTRY[task] = HeadSpec(
-            task, build, tuple(columns), needs_truth, reads_noised, order=len(_REGISTRY)
+            task,
+            build,
+            tuple(columns),
+            needs_truth,
+            reads_noised or own_copy,
+            order=len(_REGISTRY),
+            own_copy=own_copy,
         )
         return build
 

@@ -320,12 +320,14 @@ class NoisedGlobals:
 
 
 class GlobalGenerationHead(Head):
-    """Diffusion over the normalised globals, given the event encoding and `condition` columns.
+    """Diffusion over chosen normalised globals (`generate`, default every global that is not a
+    condition), given the `condition` globals, which stay clean and are given at sampling time
+    (e.g. M_leptons, to generate the dimuon pT at a fixed m_mumu).
 
-    `condition` lists global indices that stay clean and are given at sampling time (e.g. the
-    M_leptons column, to generate globals at a fixed m_mumu). The encoding passed to `forward`
-    and `sample` is the conditioning: it must come from inputs that do not reveal the generated
-    globals, or the head learns to copy them.
+    While it trains and samples, the body sees only the condition columns and the noised
+    generated columns: the objects and every other global are hidden (`conditioning`), so a
+    generated quantity cannot leak in through another input (the dimuon pT through HT_lep or
+    the muons themselves). The head gets its own copy of the inputs for this (`own_copy`).
     """
 
     def __init__(
@@ -334,20 +336,32 @@ class GlobalGenerationHead(Head):
         global_dim: int = 11,
         condition: tuple[int, ...] = (),
         *,
+        generate: tuple[int, ...] = (),
         dim: int = 128,
     ):
         super().__init__()
-        bad = [i for i in condition if not 0 <= i < global_dim]
+        bad = [i for i in (*condition, *generate) if not 0 <= i < global_dim]
         if bad:
-            raise ValueError(f"condition indices {bad} outside 0..{global_dim - 1}")
-        generated = torch.ones(global_dim, dtype=torch.bool)
-        generated[list(condition)] = False
+            raise ValueError(f"global indices {bad} outside 0..{global_dim - 1}")
+        if set(condition) & set(generate):
+            raise ValueError(
+                f"globals {sorted(set(condition) & set(generate))} are both "
+                "generated and conditions"
+            )
+        given = torch.zeros(global_dim, dtype=torch.bool)
+        given[list(condition)] = True
+        if generate:
+            generated = torch.zeros(global_dim, dtype=torch.bool)
+            generated[list(generate)] = True
+        else:
+            generated = ~given
         if not generated.any():
             raise ValueError("every global is a condition: nothing left to generate")
         self.global_dim = global_dim
         self.condition = tuple(condition)
         self.time_dim = dim
         self.register_buffer("generated", generated, persistent=False)
+        self.register_buffer("given", given, persistent=False)
         self.event_in = nn.LayerNorm(hidden)
         self.mlp = nn.Sequential(
             nn.Linear(hidden + global_dim + dim, dim),
@@ -357,8 +371,21 @@ class GlobalGenerationHead(Head):
             nn.Linear(dim, global_dim),
         )
 
+    def conditioning(self, clean: dict) -> dict:
+        """The body inputs with only the condition globals shown: objects hidden (no real
+        object), every other global 0 (the generated ones are then set to their noised state)."""
+        mask = torch.zeros_like(clean["mask"])
+        return {
+            **clean,
+            "objects": torch.zeros_like(clean["objects"]),
+            "mask": mask,
+            "kinematics": torch.zeros_like(clean["kinematics"]),
+            "globals": torch.where(self.given, clean["globals"], 0.0),
+        }
+
     def corrupt(self, inputs: dict, clean: dict, ctx: LossContext) -> NoisedGlobals:
-        noised = self.noise_globals(clean["globals"], generator=ctx.generator)
+        inputs.update(self.conditioning(clean))
+        noised = self.noise_globals(inputs["globals"], clean["globals"], generator=ctx.generator)
         inputs["globals"] = noised.g_t
         inputs["global_logsnr"] = noised.logsnr
         return noised
@@ -368,15 +395,20 @@ class GlobalGenerationHead(Head):
         return self.loss(self(enc, noised.g_t, noised.logsnr), noised, ctx.weight)
 
     def noise_globals(
-        self, g: torch.Tensor, generator: torch.Generator | None = None
+        self,
+        shown: torch.Tensor,
+        target: torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
     ) -> NoisedGlobals:
-        """Diffuse the generated columns of g (B, G) at one per-event t ~ U(0, 1)."""
-        batch = g.shape[0]
-        logsnr = logsnr_schedule(_uniform((batch,), g, generator))
-        noise = _normal(tuple(g.shape), g, generator)
+        """Diffuse the generated columns of ``target`` (B, G; default ``shown``) at one
+        per-event t ~ U(0, 1); the other columns keep their ``shown`` values."""
+        target = shown if target is None else target
+        batch = target.shape[0]
+        logsnr = logsnr_schedule(_uniform((batch,), target, generator))
+        noise = _normal(tuple(target.shape), target, generator)
         generated = self.generated.expand(batch, -1)
-        g_t = torch.where(generated, q_sample(g, logsnr, noise), g)
-        return NoisedGlobals(g_t, logsnr, generated, v_target(g, noise, logsnr))
+        g_t = torch.where(generated, q_sample(target, logsnr, noise), shown)
+        return NoisedGlobals(g_t, logsnr, generated, v_target(target, noise, logsnr))
 
     def forward(self, enc: Encoded, g_t: torch.Tensor, logsnr: torch.Tensor) -> torch.Tensor:
         """Predicted v (B, G) from [event token, g_t, time features]."""
