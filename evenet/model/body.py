@@ -34,11 +34,17 @@ class TimeEmbedding(nn.Module):
 
 
 class EveNetBody(nn.Module):
-    def __init__(self, config: BodyConfig, object_dim: int, global_dim: int):
+    def __init__(self, config: BodyConfig, object_dim: int, global_dim: int, extra_dim: int = 0):
         super().__init__()
         c = self.config = config
         h = c.hidden
         self.object_embed = mlp(object_dim, h, h)
+        # Per-object extra inputs (x_extra) add to the object embedding. Zero-initialised: a
+        # pretrained body fine-tuned with them starts out computing what it learned.
+        self.extra_embed = nn.Linear(extra_dim, h) if extra_dim else None
+        if self.extra_embed is not None:
+            nn.init.zeros_(self.extra_embed.weight)
+            nn.init.zeros_(self.extra_embed.bias)
         self.global_embed = mlp(global_dim, h, h)
         self.time_embed = TimeEmbedding(c.time_dim)
         self.time_to_token = nn.Linear(c.time_dim, h)
@@ -69,10 +75,12 @@ class EveNetBody(nn.Module):
         kinematics: torch.Tensor,
         token_logsnr: torch.Tensor | None = None,
         global_logsnr: torch.Tensor | None = None,
+        extra: torch.Tensor | None = None,
     ) -> Encoded:
         """objects (B, N, F) and globals (B, G) normalised; mask (B, N) real objects;
         kinematics (B, N, 4) raw (pT, eta, phi, E) for the kNN graph and pair bias;
-        token_logsnr (B, N) / global_logsnr (B,) noise levels (None: clean)."""
+        token_logsnr (B, N) / global_logsnr (B,) noise levels (None: clean); extra (B, N, K)
+        normalised x_extra (bodies built with extra_dim only)."""
         b, n, _ = objects.shape
         mask = mask.bool()
         if token_logsnr is None:
@@ -83,7 +91,12 @@ class EveNetBody(nn.Module):
         cond = self.time_embed(logsnr)  # (B, 1 + N, time_dim)
         keep = mask.unsqueeze(-1).to(objects.dtype)
 
-        tokens = self.object_embed(objects) * keep
+        tokens = self.object_embed(objects)
+        if self.extra_embed is not None:
+            if extra is None:
+                raise ValueError("this body takes x_extra inputs: pass extra (B, N, K)")
+            tokens = tokens + self.extra_embed(extra)
+        tokens = tokens * keep
         tokens = tokens + self.time_to_token(cond[:, 1:]) * keep
         if self.local_blocks:
             index, valid = knn(kinematics[..., 1], kinematics[..., 2], mask, self.config.knn)

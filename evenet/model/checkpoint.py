@@ -25,9 +25,13 @@ FORMAT = "evenet-checkpoint"
 FORMAT_VERSION = 1
 
 
-def features() -> dict[str, list[str]]:
-    """The input feature lists a model was trained on (checked against datasets)."""
-    return {"x": list(OBJECT_FEATURES), "globals": list(GLOBAL_FEATURES)}
+def features(model: EveNet | None = None) -> dict[str, list[str]]:
+    """The input feature lists a model was trained on (checked against datasets): x,
+    globals and, for a model with extra inputs, their x_extra names."""
+    found = {"x": list(OBJECT_FEATURES), "globals": list(GLOBAL_FEATURES)}
+    if model is not None and model.config.x_extra:
+        found["x_extra"] = list(model.config.x_extra)
+    return found
 
 
 def checkpoint_payload(
@@ -43,7 +47,7 @@ def checkpoint_payload(
         "format_version": FORMAT_VERSION,
         "code_version": __version__,
         "schema_version": SCHEMA_VERSION,
-        "features": features(),
+        "features": features(model),
         "model_config": model.config.to_dict(),
         "stats": stats,
         "topologies": model.topologies,
@@ -113,6 +117,8 @@ def check_compatible(payload: dict, manifest: dict, where: str = "checkpoint") -
     columns = {c["name"]: c for c in manifest.get("columns", [])}
     for group, names in payload["features"].items():
         found = columns.get(group, {}).get("features")
+        if group == "x_extra":  # its names are the manifest's x_extra list
+            found = list(manifest.get("x_extra") or [])
         if found != names:
             raise CheckpointError(
                 f"{where} expects {group} features {names}, the dataset has {found}"

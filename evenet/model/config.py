@@ -68,6 +68,7 @@ class ModelConfig:
     heads: HeadsConfig = field(default_factory=HeadsConfig)
     tasks: tuple[str, ...] = PRETRAINING_TASKS  # which heads exist (any of TASKS)
     num_classes: int = 2
+    x_extra: tuple[str, ...] = ()  # per-object extra inputs (the dataset's x_extra names)
 
     def to_dict(self) -> dict:
         """Plain values only (lists, not tuples), safe for weights_only checkpoints."""

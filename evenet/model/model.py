@@ -25,9 +25,11 @@ class EveNet(nn.Module):
         super().__init__()
         self.config = config.validate()
         self.topologies = list(topologies)
-        self.normalizer = Normalizer(stats)
+        self.normalizer = Normalizer(stats, config.x_extra)
         self.feature_drop = float(config.body.feature_drop)
-        self.body = EveNetBody(config.body, Normalizer.object_dim, Normalizer.global_dim)
+        self.body = EveNetBody(
+            config.body, Normalizer.object_dim, Normalizer.global_dim, len(config.x_extra)
+        )
         context = BuildContext(
             hidden=config.body.hidden,
             heads=config.heads,
@@ -53,12 +55,20 @@ class EveNet(nn.Module):
         """Normalised clean copy of a raw batch (loader columns)."""
         mask = batch["x_mask"].bool()
         x = batch["x"].float()
-        return {
+        inputs = {
             "objects": self.normalizer.objects(x, mask),
             "mask": mask,
             "globals": self.normalizer.globals(batch["globals"].float()),
             "kinematics": x[..., KINEMATIC_COLUMNS] * mask.unsqueeze(-1),
         }
+        if self.config.x_extra:
+            if "x_extra" not in batch:
+                raise ModelConfigError(
+                    f"the model takes x_extra inputs {list(self.config.x_extra)}: the batch "
+                    "has no x_extra column"
+                )
+            inputs["extra"] = self.normalizer.extra(batch["x_extra"].float(), mask)
+        return inputs
 
     def encode(self, batch: dict) -> Encoded:
         """The clean encoding of a raw batch (fine-tuning, prediction)."""
@@ -159,7 +169,10 @@ class EveNet(nn.Module):
             return inputs
         objects = inputs["objects"]
         drop = torch.rand(objects.shape[:2], device=objects.device) < self.feature_drop
-        return {**inputs, "objects": objects.masked_fill(drop.unsqueeze(-1), 0.0)}
+        dropped = {**inputs, "objects": objects.masked_fill(drop.unsqueeze(-1), 0.0)}
+        if "extra" in inputs:  # a dropped object loses its extra features too
+            dropped["extra"] = inputs["extra"].masked_fill(drop.unsqueeze(-1), 0.0)
+        return dropped
 
 
 def _with_noise_levels(inputs: dict) -> dict:

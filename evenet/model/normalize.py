@@ -57,7 +57,7 @@ class _Group(nn.Module):
             raise StatsError(f"stats.json has no '{group}' entry")
         moments = zip(entry["mean"], entry["std"], strict=True)
         stored = dict(zip(entry["features"], moments, strict=True))
-        periodic = PERIODIC_FEATURES[group]
+        periodic = PERIODIC_FEATURES.get(group, ())
         log1p = LOG1P_FEATURES.get(group, ())
         mean, std, is_log, is_periodic = [], [], [], []
         for name in names:
@@ -132,9 +132,11 @@ class Normalizer(nn.Module):
     global_dim = len(GLOBAL_INPUTS)
     neutrino_dim = len(NEUTRINO_INPUTS)
 
-    def __init__(self, stats: dict):
+    def __init__(self, stats: dict, extra: tuple[str, ...] = ()):
         super().__init__()
         self._objects = _Group("x", OBJECT_FEATURES, stats)
+        # per-object extra inputs (x_extra: iso, ip3d, ...), standardised like x
+        self._extra = _Group("x_extra", tuple(extra), stats) if extra else None
         self._globals = _Group("globals", GLOBAL_FEATURES, stats)
         # A dataset without truth has no neutrino stats: fall back to pT, η of O(100 GeV, 1).
         nu_stats = stats if "neutrinos" in stats else {"neutrinos": _DEFAULT_NEUTRINOS}
@@ -144,6 +146,12 @@ class Normalizer(nn.Module):
         """(…, 18, 7) raw -> (…, 18, 8); padded slots (mask False) become exactly zero."""
         z = self._objects(x)
         return z if mask is None else z * mask.unsqueeze(-1)
+
+    def extra(self, x_extra: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """(…, 18, K) raw x_extra -> standardised (…, 18, K); padded slots exactly zero."""
+        if self._extra is None:
+            raise StatsError("the model was built without x_extra inputs")
+        return self._extra(x_extra) * mask.unsqueeze(-1)
 
     def objects_inverse(self, z: torch.Tensor) -> torch.Tensor:
         return self._objects.inverse(z)

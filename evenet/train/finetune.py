@@ -63,7 +63,12 @@ def finetune(
         raise CheckpointError(
             f"{pretrained} holds a '{stored}' model; set training.finetune.preset: {stored}"
         )
-    model = build_model(options, manifest, payload["stats"])
+    # The body sees inputs as it learned them; extra inputs it never saw (x_extra) are
+    # standardised with the fine-tuning dataset's own statistics.
+    stats = dict(payload["stats"])
+    if manifest.get("x_extra") and "x_extra" not in stats:
+        stats["x_extra"] = own_stats["x_extra"]
+    model = build_model(options, manifest, stats)
     report = load_pretrained(model, payload, heads=load_heads, class_map=manifest.get("class_map"))
     log(f"[finetune] weights from {pretrained}:\n{report.format()}")
     return train(
@@ -71,7 +76,7 @@ def finetune(
         run_dir,
         options,
         model=model,
-        stats=payload["stats"],
+        stats=stats,
         init=f"pretrained:{sha256_file(pretrained)}",
         resume=resume,
         log=log,

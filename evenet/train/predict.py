@@ -141,7 +141,11 @@ def predict(
                     dataset,
                     num_workers=num_workers,
                     split=split,
-                    columns=[*_ID_COLUMNS, *_INPUT_COLUMNS],
+                    columns=[
+                        *_ID_COLUMNS,
+                        *_INPUT_COLUMNS,
+                        *(["x_extra"] if model.config.x_extra else []),
+                    ],
                     batch_size=batch_size,
                     shuffle=False,
                     drop_last=False,

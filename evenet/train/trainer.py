@@ -48,7 +48,8 @@ def _columns(manifest: dict, tasks: tuple[str, ...]) -> list[str]:
         wanted = [c for c in wanted if c != "label"]
     if not manifest.get("has_targets"):
         wanted = [c for c in wanted if c not in TARGET_COLUMNS]
-    return list(dict.fromkeys([*_INPUT_COLUMNS, *wanted]))
+    extra = ["x_extra"] if manifest.get("x_extra") else []  # model inputs (build_model)
+    return list(dict.fromkeys([*_INPUT_COLUMNS, *extra, *wanted]))
 
 
 def dataset_inputs(dataset: Path) -> tuple[dict, dict]:
@@ -78,6 +79,8 @@ def build_model(options: TrainOptions, manifest: dict, stats: dict) -> EveNet:
     config = preset(
         options.preset, num_classes=num_classes, tasks=_tasks_for(manifest, options.tasks)
     )
+    # A dataset with per-object extra features (iso, ip3d, ...) gives the model those inputs.
+    config = replace(config, x_extra=tuple(manifest.get("x_extra") or ()))
     chosen = options.global_generation
     if chosen:  # the run's generated and condition globals (training.global_generation)
         heads = replace(

@@ -229,6 +229,8 @@ def freeze(model: EveNet, what: str) -> list[str]:
     keep = _trainable_body_prefixes(model, what)
     if keep is None:
         return []
+    # A new input projection (x_extra) is never pretrained: it stays trainable.
+    keep = (*keep, "body.extra_embed.")
     frozen = []
     for name, param in model.named_parameters():
         if name.startswith("body.") and not name.startswith(keep):

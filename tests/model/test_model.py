@@ -126,6 +126,52 @@ def test_global_generation_sees_only_its_conditions_in_its_own_copy():
         _model(("global_generation",), global_generate=("pT_mumu",))
 
 
+def test_x_extra_inputs_start_neutral_then_count_and_are_checked():
+    """Guards issue 16's x_extra inputs: a pretrained body gains them without changing what
+    it computes (zero-initialised projection), they then reach the encoding (real slots only),
+    a batch without them is refused, and a dataset with other extra names is refused."""
+    from evenet.model.checkpoint import check_compatible, checkpoint_payload
+    from evenet.model.errors import CheckpointError
+
+    stats = neutral_stats()
+    stats["x_extra"] = {"features": ["iso", "ip3d"], "mean": [1.0, 0.5], "std": [2.0, 0.1]}
+    torch.manual_seed(0)
+    config = preset("tiny", num_classes=4, tasks=("classification",))
+    plain = EveNet(config, neutral_stats(), TOPOLOGIES).eval()
+    extra = EveNet(replace(config, x_extra=("iso", "ip3d")), stats, TOPOLOGIES).eval()
+    missing = extra.load_state_dict(plain.state_dict(), strict=False).missing_keys
+    assert missing and all(k.startswith(("body.extra_embed", "normalizer._extra")) for k in missing)
+    batch = synthetic_batch(6, TOPOLOGIES, 4, seed=5)
+    batch["x_extra"] = torch.rand(6, 18, 2)
+    with torch.no_grad():
+        torch.testing.assert_close(extra.encode(batch).event, plain.encode(batch).event)
+        torch.nn.init.normal_(extra.body.extra_embed.weight)
+        before = extra.encode(batch).event
+        padded = batch["x_mask"] == 0
+        batch["x_extra"][padded] += 5.0  # padded slots carry nothing
+        torch.testing.assert_close(extra.encode(batch).event, before)
+        batch["x_extra"][~padded] += 5.0
+        assert not torch.allclose(extra.encode(batch).event, before)
+    with pytest.raises(ModelConfigError, match="no x_extra column"):
+        extra.inputs({k: v for k, v in batch.items() if k != "x_extra"})
+    from evenet.train.transfer import freeze
+
+    frozen = freeze(extra, "body")  # the new projection was never pretrained: it trains
+    assert frozen and not any(name.startswith("body.extra_embed") for name in frozen)
+    assert extra.body.extra_embed.weight.requires_grad
+    payload = checkpoint_payload(extra, stats=stats)
+    assert payload["features"]["x_extra"] == ["iso", "ip3d"]
+    manifest = {"schema_version": payload["schema_version"], "columns": [], "x_extra": ["iso"]}
+    manifest["columns"] = [
+        {"name": group, "features": names}
+        for group, names in payload["features"].items()
+        if group != "x_extra"
+    ]
+    with pytest.raises(CheckpointError, match="x_extra"):
+        check_compatible(payload, manifest)
+    check_compatible(payload, {**manifest, "x_extra": ["iso", "ip3d"]})
+
+
 def _overfit(model, batch, tasks, steps):
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     first = None

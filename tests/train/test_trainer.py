@@ -220,3 +220,21 @@ def test_run_chooses_the_generated_and_condition_globals(tmp_path):
     assert [GLOBAL_INPUTS[i] for i in head.condition] == ["M_leptons"]
     with pytest.raises(ModelConfigError, match="generate and condition"):
         TrainOptions.from_dict({"global_generation": {"given": ["HT"]}})
+
+
+def test_a_dataset_with_x_extra_gives_the_model_those_inputs(tmp_path):
+    """Guards issue 16: x_extra (iso, ip3d) never entered the model. A dataset carrying it
+    now builds a model with those inputs, and the loader is asked for the column."""
+    from evenet.model.normalize import neutral_stats
+    from evenet.train.trainer import _columns, build_model
+
+    manifest = load_manifest(write_dataset(tmp_path, 300))
+    stats = neutral_stats()
+    options = TrainOptions(tasks=("classification",))
+    assert build_model(options, manifest, stats).config.x_extra == ()
+    assert "x_extra" not in _columns(manifest, ("classification",))
+    manifest["x_extra"] = ["iso", "ip3d"]
+    stats["x_extra"] = {"features": ["iso", "ip3d"], "mean": [0.0, 0.0], "std": [1.0, 1.0]}
+    model = build_model(options, manifest, stats)
+    assert model.config.x_extra == ("iso", "ip3d") and model.body.extra_embed is not None
+    assert "x_extra" in _columns(manifest, ("classification",))

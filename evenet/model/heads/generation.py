@@ -374,14 +374,16 @@ class GlobalGenerationHead(Head):
     def conditioning(self, clean: dict) -> dict:
         """The body inputs with only the condition globals shown: objects hidden (no real
         object), every other global 0 (the generated ones are then set to their noised state)."""
-        mask = torch.zeros_like(clean["mask"])
-        return {
+        shown = {
             **clean,
             "objects": torch.zeros_like(clean["objects"]),
-            "mask": mask,
+            "mask": torch.zeros_like(clean["mask"]),
             "kinematics": torch.zeros_like(clean["kinematics"]),
             "globals": torch.where(self.given, clean["globals"], 0.0),
         }
+        if "extra" in clean:
+            shown["extra"] = torch.zeros_like(clean["extra"])
+        return shown
 
     def corrupt(self, inputs: dict, clean: dict, ctx: LossContext) -> NoisedGlobals:
         inputs.update(self.conditioning(clean))
