@@ -90,11 +90,14 @@ def convert(config: Mapping[str, Any], sample: str, variant: str | None) -> dict
     the reader settings, and the checksum of the topology definitions the job reads."""
     from evenet.io.topologies import DEFAULT_TOPOLOGIES
 
+    conversion = conversion_config(config, variant)
+    if not conversion.get("globals_extra"):
+        conversion.pop("globals_extra", None)  # samples without them keep their options
     return {
         "schema_version": SCHEMA_VERSION,  # a new data contract reconverts every sample
         "sample": sample,
         "variant": variant or "default",
-        "conversion": conversion_config(config, variant),
+        "conversion": conversion,
         "readers": copy.deepcopy(config["readers"]),
         "topologies_sha256": _sha256(DEFAULT_TOPOLOGIES),
     }

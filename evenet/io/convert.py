@@ -106,7 +106,14 @@ def convert_sample(
     catalogue = load_catalogue()
     names_by_id = {p.id: name for name, p in catalogue.items()}
     extra = list(conv["x_extra"])
-    shapes = Shapes(topologies.resonances, topologies.daughters, topologies.partons, len(extra))
+    extra_globals = list(conv.get("globals_extra") or [])
+    shapes = Shapes(
+        topologies.resonances,
+        topologies.daughters,
+        topologies.partons,
+        len(extra),
+        len(extra_globals),
+    )
     writer = None
     counts: dict[int, list[int]] = {}
     events_total, has_targets, start = 0, None, time.perf_counter()
@@ -146,6 +153,7 @@ def convert_sample(
                 "K": shapes.extra_features,
             },
             x_extra=extra,
+            globals_extra=extra_globals,
             has_targets=has_targets,
             target_columns=list(TARGET_COLUMNS) if has_targets else [],
             topologies=topologies.summary(),
@@ -189,7 +197,12 @@ def _convert_chunk(
     path: Path,
 ) -> dict:
     pc = build_point_clouds(chunk, conv)
-    for name, values in (("x", pc.x), ("globals", pc.globals), ("x_extra", pc.x_extra)):
+    for name, values in (
+        ("x", pc.x),
+        ("globals", pc.globals),
+        ("x_extra", pc.x_extra),
+        ("globals_extra", pc.globals_extra),
+    ):
         if values is not None and not np.all(np.isfinite(values)):
             raise ReaderError(
                 f"{path}: non-finite values in the '{name}' column of sample "
@@ -207,6 +220,8 @@ def _convert_chunk(
     }
     if pc.x_extra is not None:
         columns["x_extra"] = pc.x_extra
+    if pc.globals_extra is not None:
+        columns["globals_extra"] = pc.globals_extra
     if chunk.has_truth:
         if topology is not None:
             candidates = [t for t in topologies.topologies if t.name == topology]

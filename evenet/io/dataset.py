@@ -18,7 +18,15 @@ from evenet.io.manifest import (
     manifest_path,
 )
 
-_MUST_AGREE = ("conversion", "readers", "shapes", "topologies", "processes", "x_extra")
+_MUST_AGREE = (
+    "conversion",
+    "readers",
+    "shapes",
+    "topologies",
+    "processes",
+    "x_extra",
+    "globals_extra",
+)
 
 
 def process_ids(manifest: dict) -> dict[str, int]:
@@ -87,6 +95,7 @@ def build_dataset(
         columns=first["columns"],
         shapes=first["shapes"],
         x_extra=first["x_extra"],
+        globals_extra=first.get("globals_extra", []),
         topologies=first["topologies"],
         processes=first["processes"],
         splits=first["splits"],

@@ -18,6 +18,7 @@ Layout (JSON):
   counts           {"<process id>": [n_train, n_val, n_test]}
   class_map        datasets only: {"<process id>": class index}
   conversion       the conversion config (thresholds, b-tag working point, x_extra names)
+  x_extra, globals_extra  names of the extra per-object and per-event columns (may be empty)
   config_hash, code_version, sources [{path, sha256}]
 """
 
@@ -60,6 +61,7 @@ class Manifest:
     has_targets: bool
     target_columns: list[str]
     x_extra: list[str] = field(default_factory=list)
+    globals_extra: list[str] = field(default_factory=list)
     readers: dict = field(default_factory=dict)
     config_hash: str = ""
     sources: list[dict] = field(default_factory=list)

@@ -14,7 +14,7 @@ import awkward as ak
 import numpy as np
 
 from evenet.io.events import RecoEvents
-from evenet.io.schema import GLOBAL_FEATURES, N_OBJECTS, OBJECT_FEATURES
+from evenet.io.schema import GLOBAL_EXTRA_FEATURES, GLOBAL_FEATURES, N_OBJECTS, OBJECT_FEATURES
 from evenet.physics import kinematics as kin
 
 KIND_JET, KIND_MUON, KIND_ELECTRON = 0, 1, 2
@@ -30,6 +30,7 @@ class PointClouds:
     globals: np.ndarray  # (n, 10) float32
     kind: np.ndarray  # (n, 18) int8: KIND_* or -1 for padding
     gen_index: np.ndarray  # (n, 18) int32: matched GenPart index, -1 none / no truth
+    globals_extra: np.ndarray | None = None  # (n, K_g) float32 (conversion.globals_extra)
 
 
 def _flat_collection(collection: ak.Array, kind: int, is_lepton: bool) -> dict[str, np.ndarray]:
@@ -181,6 +182,35 @@ def build_point_clouds(events: RecoEvents, cfg: dict) -> PointClouds:
     global_array = np.stack(
         [np.asarray(values[f], dtype=np.float32) for f in GLOBAL_FEATURES], axis=1
     )
+    extra_globals = None
+    if cfg.get("globals_extra"):
+        dilepton = _leading_dilepton(event, n, lepton, pt, eta, phi, e, px, py, pz)
+        extra_globals = np.stack(
+            [dilepton[name].astype(np.float32) for name in cfg["globals_extra"]], axis=1
+        )
     return PointClouds(
-        x=x, x_mask=x_mask, x_extra=x_extra, globals=global_array, kind=kind, gen_index=gen_index
+        x=x,
+        x_mask=x_mask,
+        x_extra=x_extra,
+        globals=global_array,
+        kind=kind,
+        gen_index=gen_index,
+        globals_extra=extra_globals,
     )
+
+
+def _leading_dilepton(event, n, lepton, pt, eta, phi, e, px, py, pz) -> dict[str, np.ndarray]:
+    """M_ll, pT_ll and dR_ll of each event's two leading leptons (objects are ordered leptons
+    first, by pT); 0 for events with fewer than two leptons."""
+    rows = np.flatnonzero(lepton)
+    rank = np.arange(len(rows)) - np.searchsorted(event[rows], event[rows])  # within the event
+    first, second = rows[rank == 0], rows[rank == 1]
+    pair = np.isin(event[first], event[second])
+    first = first[pair]
+    out = {name: np.zeros(n) for name in GLOBAL_EXTRA_FEATURES}
+    where = event[first]
+    total = [v[first] + v[second] for v in (e, px, py, pz)]
+    out["M_ll"][where] = kin.mass(*total)
+    out["pT_ll"][where] = kin.pt(total[1], total[2])
+    out["dR_ll"][where] = kin.delta_r(eta[first], phi[first], eta[second], phi[second])
+    return out

@@ -45,6 +45,9 @@ PERIODIC_FEATURES = {
     "partons": ("phi",),
 }
 SPLITS = {"train": 0, "val": 1, "test": 2}
+# Per-event features an analysis can add beside `globals` (conversion.globals_extra), so the
+# pretrained inputs stay unchanged: the two leading leptons' invariant mass, pT and Delta R.
+GLOBAL_EXTRA_FEATURES = ("M_ll", "pT_ll", "dR_ll")
 TARGET_COLUMNS = (
     "topology",
     "assignment",
@@ -64,6 +67,7 @@ class Shapes:
     daughters: int  # D
     partons: int  # P
     extra_features: int = 0  # K (0: no x_extra column)
+    global_extra_features: int = 0  # number of globals_extra columns (0: none)
 
 
 def arrow_schema(shapes: Shapes, with_targets: bool) -> pa.Schema:
@@ -79,8 +83,12 @@ def arrow_schema(shapes: Shapes, with_targets: bool) -> pa.Schema:
         fields.append(
             pa.field("x_extra", tensor_type(pa.float32(), N_OBJECTS, shapes.extra_features))
         )
+    fields += [pa.field("globals", tensor_type(pa.float32(), len(GLOBAL_FEATURES)))]
+    if shapes.global_extra_features:
+        fields.append(
+            pa.field("globals_extra", tensor_type(pa.float32(), shapes.global_extra_features))
+        )
     fields += [
-        pa.field("globals", tensor_type(pa.float32(), len(GLOBAL_FEATURES))),
         pa.field("process", pa.int32()),
         pa.field("weight", pa.float32()),
     ]

@@ -65,6 +65,8 @@ def compute_stats(location) -> dict:
     groups = {"x": list(OBJECT_FEATURES), "globals": list(GLOBAL_FEATURES)}
     if manifest.get("x_extra"):
         groups["x_extra"] = list(manifest["x_extra"])
+    if manifest.get("globals_extra"):
+        groups["globals_extra"] = list(manifest["globals_extra"])
     if manifest.get("has_targets"):
         groups["neutrinos"] = list(NEUTRINO_FEATURES)
         groups["partons"] = list(PARTON_FEATURES)

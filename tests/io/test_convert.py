@@ -259,6 +259,31 @@ def test_x_extra_carries_isolation_and_ip3d(tiny, tmp_path, base_config):
     assert np.all(extra[0, 2:] == 0)  # jets and padding
 
 
+def test_globals_extra_holds_the_leading_dilepton(tiny, tmp_path, base_config):
+    """Guards issue 16's globals_extra: the two leading leptons' mass, pT and Delta R beside
+    the unchanged globals (M_leptons equals M_ll with exactly two leptons), and 0 for an event
+    with fewer than two leptons; the statistics include the new group."""
+    import vector
+
+    from evenet.io.stats import compute_stats
+
+    config = copy.deepcopy(base_config)
+    config["conversion"]["globals_extra"] = ["M_ll", "pT_ll", "dR_ll"]
+    manifest = convert_sample([tiny], tmp_path / "o", "t", config, log=lambda _: None)
+    assert manifest["globals_extra"] == ["M_ll", "pT_ll", "dR_ll"]
+    table = pq.read_table(tmp_path / "o" / manifest["shards"][0]["path"])
+    extra = to_numpy(table.column("globals_extra"))
+    glob = to_numpy(table.column("globals"))
+    mu1 = vector.obj(pt=40.0, eta=-0.5, phi=-2.0, mass=MUON_MASS)
+    mu2 = vector.obj(pt=20.0, eta=0.5, phi=1.0, mass=MUON_MASS)
+    expected = [(mu1 + mu2).mass, (mu1 + mu2).pt, mu1.deltaR(mu2)]
+    np.testing.assert_allclose(extra[0], expected, rtol=1e-4)
+    np.testing.assert_allclose(extra[0, 0], glob[0, 8], rtol=1e-5)  # M_leptons
+    assert np.all(extra[1] == 0)  # the busy event keeps no lepton
+    stats = compute_stats(tmp_path / "o")
+    assert stats["globals_extra"]["features"] == ["M_ll", "pT_ll", "dR_ll"]
+
+
 def test_empty_ntuple_is_an_error(tmp_path, base_config):
     path = tmp_path / "empty.root"
     _write_ntuple(path, [])
