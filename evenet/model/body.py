@@ -34,7 +34,14 @@ class TimeEmbedding(nn.Module):
 
 
 class EveNetBody(nn.Module):
-    def __init__(self, config: BodyConfig, object_dim: int, global_dim: int, extra_dim: int = 0):
+    def __init__(
+        self,
+        config: BodyConfig,
+        object_dim: int,
+        global_dim: int,
+        extra_dim: int = 0,
+        global_extra_dim: int = 0,
+    ):
         super().__init__()
         c = self.config = config
         h = c.hidden
@@ -42,9 +49,12 @@ class EveNetBody(nn.Module):
         # Per-object extra inputs (x_extra) add to the object embedding. Zero-initialised: a
         # pretrained body fine-tuned with them starts out computing what it learned.
         self.extra_embed = nn.Linear(extra_dim, h) if extra_dim else None
-        if self.extra_embed is not None:
-            nn.init.zeros_(self.extra_embed.weight)
-            nn.init.zeros_(self.extra_embed.bias)
+        # Per-event extra inputs (globals_extra) add to the event token, zero-initialised too.
+        self.global_extra_embed = nn.Linear(global_extra_dim, h) if global_extra_dim else None
+        for layer in (self.extra_embed, self.global_extra_embed):
+            if layer is not None:
+                nn.init.zeros_(layer.weight)
+                nn.init.zeros_(layer.bias)
         self.global_embed = mlp(global_dim, h, h)
         self.time_embed = TimeEmbedding(c.time_dim)
         self.time_to_token = nn.Linear(c.time_dim, h)
@@ -76,11 +86,12 @@ class EveNetBody(nn.Module):
         token_logsnr: torch.Tensor | None = None,
         global_logsnr: torch.Tensor | None = None,
         extra: torch.Tensor | None = None,
+        globals_extra: torch.Tensor | None = None,
     ) -> Encoded:
         """objects (B, N, F) and globals (B, G) normalised; mask (B, N) real objects;
         kinematics (B, N, 4) raw (pT, eta, phi, E) for the kNN graph and pair bias;
         token_logsnr (B, N) / global_logsnr (B,) noise levels (None: clean); extra (B, N, K)
-        normalised x_extra (bodies built with extra_dim only)."""
+        normalised x_extra and globals_extra (B, K_g) (bodies built with them only)."""
         b, n, _ = objects.shape
         mask = mask.bool()
         if token_logsnr is None:
@@ -105,6 +116,10 @@ class EveNetBody(nn.Module):
                 tokens = block(tokens, graph, mask)
 
         event = self.global_embed(globals) + self.time_to_token(cond[:, 0])
+        if self.global_extra_embed is not None:
+            if globals_extra is None:
+                raise ValueError("this body takes globals_extra inputs: pass globals_extra")
+            event = event + self.global_extra_embed(globals_extra)
         h = torch.cat([event.unsqueeze(1), tokens], dim=1)
         attn_mask = self._attention_mask(mask, kinematics, _attention_dtype(h))
         for block in self.blocks:

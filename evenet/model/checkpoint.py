@@ -27,10 +27,12 @@ FORMAT_VERSION = 1
 
 def features(model: EveNet | None = None) -> dict[str, list[str]]:
     """The input feature lists a model was trained on (checked against datasets): x,
-    globals and, for a model with extra inputs, their x_extra names."""
+    globals and, for a model with extra inputs, their x_extra / globals_extra names."""
     found = {"x": list(OBJECT_FEATURES), "globals": list(GLOBAL_FEATURES)}
     if model is not None and model.config.x_extra:
         found["x_extra"] = list(model.config.x_extra)
+    if model is not None and model.config.globals_extra:
+        found["globals_extra"] = list(model.config.globals_extra)
     return found
 
 
@@ -117,8 +119,8 @@ def check_compatible(payload: dict, manifest: dict, where: str = "checkpoint") -
     columns = {c["name"]: c for c in manifest.get("columns", [])}
     for group, names in payload["features"].items():
         found = columns.get(group, {}).get("features")
-        if group == "x_extra":  # its names are the manifest's x_extra list
-            found = list(manifest.get("x_extra") or [])
+        if group in ("x_extra", "globals_extra"):  # their names are the manifest's lists
+            found = list(manifest.get(group) or [])
         if found != names:
             raise CheckpointError(
                 f"{where} expects {group} features {names}, the dataset has {found}"

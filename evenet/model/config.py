@@ -69,6 +69,7 @@ class ModelConfig:
     tasks: tuple[str, ...] = PRETRAINING_TASKS  # which heads exist (any of TASKS)
     num_classes: int = 2
     x_extra: tuple[str, ...] = ()  # per-object extra inputs (the dataset's x_extra names)
+    globals_extra: tuple[str, ...] = ()  # per-event extra inputs (the dataset's globals_extra)
 
     def to_dict(self) -> dict:
         """Plain values only (lists, not tuples), safe for weights_only checkpoints."""

@@ -17,7 +17,7 @@ from evenet.model.config import COMPILE_MODES, ModelConfig, ModelConfigError
 from evenet.model.diffusion import DEFAULT_SAMPLE_STEPS
 from evenet.model.encoded import Encoded
 from evenet.model.heads.contract import BuildContext, LossContext, spec
-from evenet.model.normalize import KINEMATIC_COLUMNS, Normalizer
+from evenet.model.normalize import GLOBAL_INPUTS, KINEMATIC_COLUMNS, Normalizer
 
 
 class EveNet(nn.Module):
@@ -25,10 +25,14 @@ class EveNet(nn.Module):
         super().__init__()
         self.config = config.validate()
         self.topologies = list(topologies)
-        self.normalizer = Normalizer(stats, config.x_extra)
+        self.normalizer = Normalizer(stats, config.x_extra, config.globals_extra)
         self.feature_drop = float(config.body.feature_drop)
         self.body = EveNetBody(
-            config.body, Normalizer.object_dim, Normalizer.global_dim, len(config.x_extra)
+            config.body,
+            Normalizer.object_dim,
+            Normalizer.global_dim,
+            len(config.x_extra),
+            len(config.globals_extra),
         )
         context = BuildContext(
             hidden=config.body.hidden,
@@ -36,7 +40,8 @@ class EveNet(nn.Module):
             num_classes=config.num_classes,
             topologies=self.topologies,
             object_dim=Normalizer.object_dim,
-            global_dim=Normalizer.global_dim,
+            global_dim=Normalizer.global_dim + len(config.globals_extra),
+            global_names=(*GLOBAL_INPUTS, *config.globals_extra),
         )
         self.heads = nn.ModuleDict({task: spec(task).build(context) for task in config.tasks})
 
@@ -68,6 +73,13 @@ class EveNet(nn.Module):
                     "has no x_extra column"
                 )
             inputs["extra"] = self.normalizer.extra(batch["x_extra"].float(), mask)
+        if self.config.globals_extra:
+            if "globals_extra" not in batch:
+                raise ModelConfigError(
+                    f"the model takes globals_extra inputs {list(self.config.globals_extra)}: "
+                    "the batch has no globals_extra column"
+                )
+            inputs["globals_extra"] = self.normalizer.globals_extra(batch["globals_extra"].float())
         return inputs
 
     def encode(self, batch: dict) -> Encoded:
@@ -81,7 +93,8 @@ class EveNet(nn.Module):
         steps: int = DEFAULT_SAMPLE_STEPS,
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
-        """Generated globals (B, G), normalised, given the batch's condition columns (the
+        """Generated globals (B, G + K_g: globals, then globals_extra), normalised, given the
+        batch's condition columns (the
         generated ones are ignored; the others are hidden, returned as 0). The body encodes the
         current noised globals at every denoising step, with their noise level and the objects
         hidden, exactly as training's `corrupt` presents them."""
@@ -92,10 +105,10 @@ class EveNet(nn.Module):
         shown = head.conditioning(clean)  # what training's corrupt leaves visible
 
         def encode(g_t: torch.Tensor, logsnr: torch.Tensor) -> Encoded:
-            noised = {**shown, "globals": g_t, "global_logsnr": logsnr}
+            noised = {**head.with_globals(shown, g_t), "global_logsnr": logsnr}
             return self.body(**_with_noise_levels(noised))
 
-        return head.sample(encode, shown["globals"], steps, generator)
+        return head.sample(encode, head.all_globals(shown), steps, generator)
 
     # ---- training --------------------------------------------------------------------------
 

@@ -132,11 +132,17 @@ class Normalizer(nn.Module):
     global_dim = len(GLOBAL_INPUTS)
     neutrino_dim = len(NEUTRINO_INPUTS)
 
-    def __init__(self, stats: dict, extra: tuple[str, ...] = ()):
+    def __init__(
+        self, stats: dict, extra: tuple[str, ...] = (), globals_extra: tuple[str, ...] = ()
+    ):
         super().__init__()
         self._objects = _Group("x", OBJECT_FEATURES, stats)
         # per-object extra inputs (x_extra: iso, ip3d, ...), standardised like x
         self._extra = _Group("x_extra", tuple(extra), stats) if extra else None
+        # per-event extra inputs (globals_extra: M_ll, pT_ll, dR_ll), standardised
+        self._globals_extra = (
+            _Group("globals_extra", tuple(globals_extra), stats) if globals_extra else None
+        )
         self._globals = _Group("globals", GLOBAL_FEATURES, stats)
         # A dataset without truth has no neutrino stats: fall back to pT, η of O(100 GeV, 1).
         nu_stats = stats if "neutrinos" in stats else {"neutrinos": _DEFAULT_NEUTRINOS}
@@ -152,6 +158,14 @@ class Normalizer(nn.Module):
         if self._extra is None:
             raise StatsError("the model was built without x_extra inputs")
         return self._extra(x_extra) * mask.unsqueeze(-1)
+
+    def globals_extra(self, g: torch.Tensor) -> torch.Tensor:
+        if self._globals_extra is None:
+            raise StatsError("the model was built without globals_extra inputs")
+        return self._globals_extra(g)
+
+    def globals_extra_inverse(self, z: torch.Tensor) -> torch.Tensor:
+        return self._globals_extra.inverse(z)
 
     def objects_inverse(self, z: torch.Tensor) -> torch.Tensor:
         return self._objects.inverse(z)

@@ -64,10 +64,11 @@ def finetune(
             f"{pretrained} holds a '{stored}' model; set training.finetune.preset: {stored}"
         )
     # The body sees inputs as it learned them; extra inputs it never saw (x_extra) are
-    # standardised with the fine-tuning dataset's own statistics.
+    # standardised with the fine-tuning dataset's own statistics (x_extra, globals_extra).
     stats = dict(payload["stats"])
-    if manifest.get("x_extra") and "x_extra" not in stats:
-        stats["x_extra"] = own_stats["x_extra"]
+    for group in ("x_extra", "globals_extra"):
+        if manifest.get(group) and group not in stats:
+            stats[group] = own_stats[group]
     model = build_model(options, manifest, stats)
     report = load_pretrained(model, payload, heads=load_heads, class_map=manifest.get("class_map"))
     log(f"[finetune] weights from {pretrained}:\n{report.format()}")

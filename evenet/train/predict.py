@@ -145,6 +145,7 @@ def predict(
                         *_ID_COLUMNS,
                         *_INPUT_COLUMNS,
                         *(["x_extra"] if model.config.x_extra else []),
+                        *(["globals_extra"] if model.config.globals_extra else []),
                     ],
                     batch_size=batch_size,
                     shuffle=False,

@@ -48,7 +48,7 @@ def _columns(manifest: dict, tasks: tuple[str, ...]) -> list[str]:
         wanted = [c for c in wanted if c != "label"]
     if not manifest.get("has_targets"):
         wanted = [c for c in wanted if c not in TARGET_COLUMNS]
-    extra = ["x_extra"] if manifest.get("x_extra") else []  # model inputs (build_model)
+    extra = [c for c in ("x_extra", "globals_extra") if manifest.get(c)]  # model inputs
     return list(dict.fromkeys([*_INPUT_COLUMNS, *extra, *wanted]))
 
 
@@ -79,8 +79,13 @@ def build_model(options: TrainOptions, manifest: dict, stats: dict) -> EveNet:
     config = preset(
         options.preset, num_classes=num_classes, tasks=_tasks_for(manifest, options.tasks)
     )
-    # A dataset with per-object extra features (iso, ip3d, ...) gives the model those inputs.
-    config = replace(config, x_extra=tuple(manifest.get("x_extra") or ()))
+    # A dataset with extra per-object (iso, ip3d) or per-event (M_ll, ...) features gives the
+    # model those inputs.
+    config = replace(
+        config,
+        x_extra=tuple(manifest.get("x_extra") or ()),
+        globals_extra=tuple(manifest.get("globals_extra") or ()),
+    )
     chosen = options.global_generation
     if chosen:  # the run's generated and condition globals (training.global_generation)
         heads = replace(

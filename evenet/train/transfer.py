@@ -230,7 +230,7 @@ def freeze(model: EveNet, what: str) -> list[str]:
     if keep is None:
         return []
     # A new input projection (x_extra) is never pretrained: it stays trainable.
-    keep = (*keep, "body.extra_embed.")
+    keep = (*keep, "body.extra_embed.", "body.global_extra_embed.")
     frozen = []
     for name, param in model.named_parameters():
         if name.startswith("body.") and not name.startswith(keep):

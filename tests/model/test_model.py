@@ -172,6 +172,41 @@ def test_x_extra_inputs_start_neutral_then_count_and_are_checked():
     check_compatible(payload, {**manifest, "x_extra": ["iso", "ip3d"]})
 
 
+def test_globals_extra_inputs_and_their_generation():
+    """Guards issue 16's dimuon use: generate (pT_ll, dR_ll) given M_ll, all globals_extra.
+    The body gains them without changing what it computes, the head's copy shows M_ll alone
+    (clean) and the noised generated pair, and sampling keeps M_ll."""
+    stats = neutral_stats()
+    names = ("M_ll", "pT_ll", "dR_ll")
+    stats["globals_extra"] = {"features": list(names), "mean": [10.0, 5.0, 1.0], "std": [3.0] * 3}
+    torch.manual_seed(0)
+    base = preset("tiny", num_classes=4, tasks=("global_generation",))
+    heads = replace(base.heads, global_generate=("pT_ll", "dR_ll"), global_condition=("M_ll",))
+    plain = EveNet(base, neutral_stats(), TOPOLOGIES).eval()
+    model = EveNet(replace(base, heads=heads, globals_extra=names), stats, TOPOLOGIES).eval()
+    batch = synthetic_batch(6, TOPOLOGIES, 4, seed=7)
+    batch["globals_extra"] = torch.rand(6, 3) * 10
+    body_only = {k: v for k, v in plain.state_dict().items() if k.startswith("body.")}
+    model.load_state_dict(body_only, strict=False)
+    with torch.no_grad():  # zero-initialised projection: the pretrained body is unchanged
+        torch.testing.assert_close(model.encode(batch).event, plain.encode(batch).event)
+    seen = []
+    model.body.register_forward_pre_hook(
+        lambda module, args, kwargs: seen.append(kwargs), with_kwargs=True
+    )
+    out = model.sample_globals(batch, steps=3, generator=torch.Generator().manual_seed(2))
+    clean = model.inputs(batch)
+    assert out.shape == (6, 11 + 3)
+    torch.testing.assert_close(out[:, 11], clean["globals_extra"][:, 0])  # M_ll given
+    for inputs in seen:
+        assert (inputs["globals"] == 0).all() and not inputs["mask"].any()
+        torch.testing.assert_close(inputs["globals_extra"][:, 0], clean["globals_extra"][:, 0])
+    assert not torch.equal(seen[0]["globals_extra"][:, 1:], seen[-1]["globals_extra"][:, 1:])
+    model.train()
+    terms = model.losses({**batch, "train_weight": torch.ones(6)})
+    assert torch.isfinite(terms["global_generation"])
+
+
 def _overfit(model, batch, tasks, steps):
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     first = None

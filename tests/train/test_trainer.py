@@ -224,7 +224,8 @@ def test_run_chooses_the_generated_and_condition_globals(tmp_path):
 
 def test_a_dataset_with_x_extra_gives_the_model_those_inputs(tmp_path):
     """Guards issue 16: x_extra (iso, ip3d) never entered the model. A dataset carrying it
-    now builds a model with those inputs, and the loader is asked for the column."""
+    (and globals_extra) now builds a model with those inputs, and the loader is asked for the
+    columns."""
     from evenet.model.normalize import neutral_stats
     from evenet.train.trainer import _columns, build_model
 
@@ -235,6 +236,10 @@ def test_a_dataset_with_x_extra_gives_the_model_those_inputs(tmp_path):
     assert "x_extra" not in _columns(manifest, ("classification",))
     manifest["x_extra"] = ["iso", "ip3d"]
     stats["x_extra"] = {"features": ["iso", "ip3d"], "mean": [0.0, 0.0], "std": [1.0, 1.0]}
+    manifest["globals_extra"] = ["M_ll", "pT_ll"]
+    stats["globals_extra"] = {"features": ["M_ll", "pT_ll"], "mean": [0.0] * 2, "std": [1.0] * 2}
     model = build_model(options, manifest, stats)
     assert model.config.x_extra == ("iso", "ip3d") and model.body.extra_embed is not None
-    assert "x_extra" in _columns(manifest, ("classification",))
+    assert model.config.globals_extra == ("M_ll", "pT_ll")
+    assert model.body.global_extra_embed is not None
+    assert {"x_extra", "globals_extra"} <= set(_columns(manifest, ("classification",)))

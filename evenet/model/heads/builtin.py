@@ -61,18 +61,20 @@ def _global_generation(ctx: BuildContext) -> GlobalGenerationHead:
     from evenet.model.config import ModelConfigError
     from evenet.model.normalize import GLOBAL_INPUTS
 
+    columns_of = ctx.global_names or GLOBAL_INPUTS  # globals, then the model's globals_extra
+    known = (*GLOBAL_FEATURES, *columns_of[len(GLOBAL_INPUTS) :])
+
     def columns(names, role: str) -> list[int]:
         index = []
         for name in names:
-            if name not in GLOBAL_FEATURES:
+            if name not in known:
                 raise ModelConfigError(
-                    f"global generation: unknown {role} global '{name}' "
-                    f"(known: {', '.join(GLOBAL_FEATURES)})"
+                    f"global generation: unknown {role} global '{name}' (known: {', '.join(known)})"
                 )
             if name == "MET_phi" and role == "condition":
                 raise ModelConfigError("MET_phi cannot condition the global generation (periodic)")
             expanded = (name, f"cos_{name}", f"sin_{name}")  # periodic globals: cos, sin
-            index += [i for i, column in enumerate(GLOBAL_INPUTS) if column in expanded]
+            index += [i for i, column in enumerate(columns_of) if column in expanded]
         return index
 
     condition = columns(ctx.heads.global_condition, "condition")

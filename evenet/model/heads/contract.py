@@ -46,7 +46,8 @@ class BuildContext:
     num_classes: int
     topologies: list[dict]
     object_dim: int
-    global_dim: int
+    global_dim: int  # normalised globals plus globals_extra
+    global_names: tuple[str, ...] = ()  # the global_dim columns' names
 
 
 @dataclass

@@ -371,6 +371,23 @@ class GlobalGenerationHead(Head):
             nn.Linear(dim, global_dim),
         )
 
+    @staticmethod
+    def all_globals(inputs: dict) -> torch.Tensor:
+        """(B, G + K_g): the normalised globals, then the globals_extra (when the model has
+        them): the columns this head generates from and conditions on."""
+        if "globals_extra" in inputs:
+            return torch.cat([inputs["globals"], inputs["globals_extra"]], dim=-1)
+        return inputs["globals"]
+
+    @staticmethod
+    def with_globals(inputs: dict, g: torch.Tensor) -> dict:
+        """``inputs`` with globals (and globals_extra) taken from the columns of ``g``."""
+        width = inputs["globals"].shape[-1]
+        out = {**inputs, "globals": g[..., :width]}
+        if "globals_extra" in inputs:
+            out["globals_extra"] = g[..., width:]
+        return out
+
     def conditioning(self, clean: dict) -> dict:
         """The body inputs with only the condition globals shown: objects hidden (no real
         object), every other global 0 (the generated ones are then set to their noised state)."""
@@ -379,16 +396,17 @@ class GlobalGenerationHead(Head):
             "objects": torch.zeros_like(clean["objects"]),
             "mask": torch.zeros_like(clean["mask"]),
             "kinematics": torch.zeros_like(clean["kinematics"]),
-            "globals": torch.where(self.given, clean["globals"], 0.0),
         }
         if "extra" in clean:
             shown["extra"] = torch.zeros_like(clean["extra"])
-        return shown
+        return self.with_globals(shown, torch.where(self.given, self.all_globals(clean), 0.0))
 
     def corrupt(self, inputs: dict, clean: dict, ctx: LossContext) -> NoisedGlobals:
-        inputs.update(self.conditioning(clean))
-        noised = self.noise_globals(inputs["globals"], clean["globals"], generator=ctx.generator)
-        inputs["globals"] = noised.g_t
+        shown = self.conditioning(clean)
+        noised = self.noise_globals(
+            self.all_globals(shown), self.all_globals(clean), generator=ctx.generator
+        )
+        inputs.update(self.with_globals(shown, noised.g_t))
         inputs["global_logsnr"] = noised.logsnr
         return noised
 
