@@ -101,6 +101,8 @@ def listed_test_events(
     dataset's order, with ``process``, ``weight`` and ``columns``."""
     import pyarrow.parquet as pq
 
+    if not Path(events).is_file():
+        raise TrainingEventsError(f"the event list {events} does not exist")
     listed = keys(pq.read_table(events, columns=["sample", "run", "event"]))
     parts = []  # shard by shard: only the listed rows are kept in memory
     for table in dataset_shards(dataset, [*columns, "process", "weight"], ["test"]):
