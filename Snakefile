@@ -49,11 +49,13 @@ wildcard_constraints:
     mode="|".join(paths.FINETUNE_MODES),
     seed=r"\d+",
     size=paths.SIZE_REGEX,
+    conditions=paths.SAMPLE_REGEX,
 
 
 include: "workflow/rules/generate.smk"
 include: "workflow/rules/convert.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/sample.smk"
 
 
 # Each enabled analysis (config `analyses:`, DESIGN.md "Analyses") brings its rules and its

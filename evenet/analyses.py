@@ -127,7 +127,10 @@ def _check_runs(config: dict, name: str, origin: Mapping) -> list[str]:
     from evenet.config import describe_error, where
     from evenet.config import load_schema as central_schema
 
-    finetune = central_schema()["properties"]["training"]["properties"]["finetune"]
+    central = central_schema()
+    # with the central $defs: its keys refer to them (tasks -> $defs.task)
+    finetune = {**central["properties"]["training"]["properties"]["finetune"]}
+    finetune["$defs"] = central["$defs"]
     messages = []
     for run, spec in config["analyses"][name]["runs"].items():
         path = ("analyses", name, "runs", run)

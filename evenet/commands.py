@@ -11,5 +11,6 @@ COMMAND_MODULES = (
     "evenet.io.cli",  # convert, dataset, stats
     "evenet.model.cli",  # model
     "evenet.train.cli",  # pretrain, finetune, predict
+    "evenet.sampling.cli",  # sample
     "evenet.bench.cli",  # bench generate | convert | loader | train | model
 )

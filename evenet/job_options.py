@@ -28,6 +28,9 @@ PREDICT_DEFAULTS = {
 }
 
 
+SAMPLE_DEFAULTS = {"steps": 25, "oversample": 1, "batch_size": 4096}
+
+
 def to_param(options: Mapping[str, Any]) -> str:
     """Canonical JSON (sorted keys, no spaces): equal options give an equal param."""
     return json.dumps(options, sort_keys=True, separators=(",", ":"))
@@ -176,6 +179,11 @@ def finetune(
 def predict(config: Mapping[str, Any], analysis: str, run: str) -> dict:
     """Options of the predictions of one fine-tuned model: splits and neutrino sampling."""
     return {**PREDICT_DEFAULTS, **copy.deepcopy(run_spec(config, analysis, run)["predict"])}
+
+
+def sample(config: Mapping[str, Any], analysis: str, run: str) -> dict:
+    """Options of rule sample for one run's models: steps, oversample, batch size."""
+    return {**SAMPLE_DEFAULTS, **copy.deepcopy(run_spec(config, analysis, run)["sample"])}
 
 
 def differences(options: Mapping[str, Any], defaults: Mapping[str, Any]) -> list[str]:

@@ -228,7 +228,8 @@ def test_each_command_module_registers_its_commands():
         "pretrain",
         "finetune",
         "predict",
+        "sample",
         "bench",
     }
     assert all(choices[c].get_default("handler") for c in choices if c != "bench")
-    assert len(COMMAND_MODULES) == 5
+    assert len(COMMAND_MODULES) == 6

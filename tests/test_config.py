@@ -255,7 +255,10 @@ def test_task_names_have_one_list_per_language():
     schema = load_schema()
     assert schema["$defs"]["task"]["enum"] == list(TASKS)
     text = (REPO / "workflow" / "schemas" / "config.schema.yaml").read_text()
-    assert text.count("neutrino_generation, masked_generation, global_generation") == 1
+    assert (
+        text.count("neutrino_generation, masked_generation, global_generation, object_generation")
+        == 1
+    )
     pretrain = schema["properties"]["training"]["properties"]["pretrain"]["properties"]
     assert pretrain["tasks"]["default"] == list(PRETRAINING_TASKS)
     assert ModelConfig().tasks == TrainOptions().tasks == PRETRAINING_TASKS

@@ -72,6 +72,27 @@ def dry_run(profile: str, tmp_path: Path, *targets: str) -> str:
     return output
 
 
+def ci_dry_run_with(tmp_path: Path, override: Path, *targets: str):
+    """A dry run of the ci profile with ``override`` layered on config/ci.yaml (the result,
+    failed or not)."""
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        *targets,
+        "--profile",
+        "profiles/ci",
+        "--dry-run",
+        "--directory",
+        str(tmp_path / "work"),
+        "--configfile",
+        "config/ci.yaml",
+        str(override),
+    ]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SNAKEMAKE_")}
+    return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True)
+
+
 @pytest.fixture(scope="module")
 def dry_runs(tmp_path_factory):
     """Dry-run output per profile, run once per test module (the perlmutter DAG has ~10^3 jobs)."""
@@ -247,26 +268,12 @@ def test_run_on_selected_events_takes_the_analysis_event_list(tmp_path):
         "analyses: {haa: {runs: {picked: {dataset: haa, modes: [pretrained, scratch],"
         " events: {name: picked, stratify: {signal: 0.1}}}}}}\n"
     )
-    command = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--profile",
-        "profiles/ci",
-        "--dry-run",
-        "--directory",
-        str(tmp_path / "work"),
-        "--configfile",
-        "config/ci.yaml",
-        str(override),
-    ]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SNAKEMAKE_")}
-    missing = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True)
+    missing = ci_dry_run_with(tmp_path, override)
     assert missing.returncode != 0 and "picked.parquet" in missing.stdout + missing.stderr
     events = out / "analyses" / "haa" / "events" / "picked.parquet"
     events.parent.mkdir(parents=True)
     events.write_bytes(b"")
-    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True)
+    result = ci_dry_run_with(tmp_path, override)
     assert result.returncode == 0, result.stderr[-3000:]
     finetunes = re.findall(r"^Shell command: (evenet finetune .*)$", result.stdout, re.MULTILINE)
     finetunes = [line for line in finetunes if "/haa/picked/" in line]
@@ -278,3 +285,39 @@ def test_run_on_selected_events_takes_the_analysis_event_list(tmp_path):
             "stratify": {"signal": 0.1},
             "val_fraction": None,
         }
+
+
+def test_rule_sample_generates_with_a_runs_model_from_an_analysis_condition_file(tmp_path):
+    """The template an analysis calls (issue 16): asking for paths.generated schedules the
+    run's fine-tuning and `evenet sample` on the analysis's condition file, with the run's seed
+    and its `sample` settings; without the condition file (no rule wrote it) the DAG fails."""
+    out = tmp_path / "out"
+    override = tmp_path / "gen.yaml"
+    override.write_text(
+        f"output_dir: {out}\n"
+        "analyses: {haa: {runs: {gen: {dataset: haa, modes: [scratch], seeds: [4],"
+        " training: {tasks: [object_generation]}, sample: {oversample: 50}}}}}\n"
+    )
+    config = {"output_dir": str(out)}  # all that paths needs
+    run = {"analysis": "haa", "run": "gen", "mode": "scratch", "size": "all", "seed": "4"}
+    target = paths.generated(config, "sideband", **run)
+    assert target == out / "generated/haa/gen/scratch/size_all/seed4/sideband.parquet"
+    missing = ci_dry_run_with(tmp_path, override, str(target))
+    assert missing.returncode != 0 and "sideband.parquet" in missing.stdout + missing.stderr
+    conditions = paths.analysis_conditions(config, "haa", "sideband")
+    conditions.parent.mkdir(parents=True)
+    conditions.write_bytes(b"")
+    result = ci_dry_run_with(tmp_path, override, str(target))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert job_counts(result.stdout)["sample"] == 1
+    (line,) = re.findall(r"^Shell command: (evenet sample .*?) >", result.stdout, re.MULTILINE)
+    words = shlex.split(line)
+    assert words[words.index("--conditions") + 1] == str(conditions)
+    assert words[words.index("--seed") + 1] == "4"
+    assert words[words.index("--oversample") + 1] == "50"
+    assert words[words.index("--steps") + 1] == "25"
+    model = out / "training/finetune/haa/gen/scratch/size_all/seed4/model.pt"
+    assert words[words.index("--checkpoint") + 1] == str(model)
+    from evenet.cli import build_parser
+
+    build_parser().parse_args(words[1:])

@@ -1,4 +1,5 @@
-"""`evenet bench generate | convert | loader | train | model`: one JSON object each (--json)."""
+"""`evenet bench generate | convert | loader | train | model | sample`: one JSON object each
+(--json)."""
 
 from __future__ import annotations
 
@@ -124,6 +125,26 @@ def register(commands) -> None:
     )
     model.set_defaults(handler=run_model)
 
+    sample = benches.add_parser(
+        "sample",
+        help="evenet sample: generated events per second",
+        parents=[json_output],
+    )
+    sample.add_argument(
+        "--preset", default="tiny", help="preset of the built-in dimuon generator (default tiny)"
+    )
+    sample.add_argument("--checkpoint", help="a generator model.pt instead (needs --conditions)")
+    sample.add_argument("--conditions", help="its condition file (Parquet)")
+    sample.add_argument(
+        "--events",
+        type=arguments.positive_int,
+        default=20_000,
+        help="events of the built-in generator's condition file (default 20000)",
+    )
+    sample.add_argument("--steps", type=arguments.positive_int, default=25)
+    sample.add_argument("--batch-size", type=arguments.positive_int, default=4096)
+    sample.set_defaults(handler=run_sample)
+
 
 def _compile_options() -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
@@ -213,6 +234,24 @@ def run_model(args) -> int:
         audit=args.audit,
         topologies=args.topologies,
         **_compile(args),
+    )
+    print_result(result, as_json=args.json)
+    return 0
+
+
+def run_sample(args) -> int:
+    from evenet.bench.common import print_result
+    from evenet.bench.sample import bench_sample
+
+    if (args.checkpoint is None) != (args.conditions is None):
+        raise UsageError("give --checkpoint and --conditions together (or neither)")
+    result = bench_sample(
+        preset=args.preset,
+        checkpoint=args.checkpoint,
+        conditions=args.conditions,
+        events=args.events,
+        steps=args.steps,
+        batch_size=args.batch_size,
     )
     print_result(result, as_json=args.json)
     return 0

@@ -165,11 +165,44 @@ def build_point_clouds(events: RecoEvents, cfg: dict) -> PointClouds:
     gen_index = np.full((n, N_OBJECTS), -1, np.int32)
     gen_index[ev, slot] = objects["gen"][stored]
 
-    lepton = is_lepton > 0.5
-    bjet = ~lepton & (btag > 0.5)
+    global_array, extra_globals = event_globals(
+        event,
+        n,
+        objects,
+        (px, py, pz, e),
+        (events.met_pt, events.met_phi),
+        cfg.get("globals_extra") or (),
+    )
+    return PointClouds(
+        x=x,
+        x_mask=x_mask,
+        x_extra=x_extra,
+        globals=global_array,
+        kind=kind,
+        gen_index=gen_index,
+        globals_extra=extra_globals,
+    )
+
+
+def event_globals(
+    event: np.ndarray,
+    n: int,
+    objects: dict[str, np.ndarray],
+    four_momenta: tuple[np.ndarray, ...],
+    met: tuple[np.ndarray, np.ndarray],
+    extra_names=(),
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """``globals`` (n, 10) and ``globals_extra`` (n, K_g, None without names) of ``n`` events
+    from their objects as flat columns (``event`` index, ``pt``, ``eta``, ``phi``, ``btag``,
+    ``is_lepton``; leptons first, each group by pT), their (px, py, pz, E) and (MET, MET_phi).
+    The converter and `globals_from_point_cloud` (generated events) share it."""
+    pt, eta, phi = objects["pt"], objects["eta"], objects["phi"]
+    px, py, pz, e = four_momenta
+    lepton = objects["is_lepton"] > 0.5
+    bjet = ~lepton & (objects["btag"] > 0.5)
     values = {
-        "MET": events.met_pt,
-        "MET_phi": events.met_phi,
+        "MET": met[0],
+        "MET_phi": met[1],
         "nLepton": np.bincount(event, lepton, n),
         "nJet": np.bincount(event, ~lepton, n),
         "nBJet": np.bincount(event, bjet, n),
@@ -182,21 +215,37 @@ def build_point_clouds(events: RecoEvents, cfg: dict) -> PointClouds:
     global_array = np.stack(
         [np.asarray(values[f], dtype=np.float32) for f in GLOBAL_FEATURES], axis=1
     )
-    extra_globals = None
-    if cfg.get("globals_extra"):
-        dilepton = _leading_dilepton(event, n, lepton, pt, eta, phi, e, px, py, pz)
-        extra_globals = np.stack(
-            [dilepton[name].astype(np.float32) for name in cfg["globals_extra"]], axis=1
-        )
-    return PointClouds(
-        x=x,
-        x_mask=x_mask,
-        x_extra=x_extra,
-        globals=global_array,
-        kind=kind,
-        gen_index=gen_index,
-        globals_extra=extra_globals,
+    if not extra_names:
+        return global_array, None
+    dilepton = _leading_dilepton(event, n, lepton, pt, eta, phi, e, px, py, pz)
+    return global_array, np.stack([dilepton[k].astype(np.float32) for k in extra_names], axis=1)
+
+
+def globals_from_point_cloud(
+    x: np.ndarray,
+    x_mask: np.ndarray,
+    met: tuple[np.ndarray, np.ndarray] | None = None,
+    extra_names=(),
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """``globals`` and ``globals_extra`` recomputed from point clouds (x (n, 18, 7) in the
+    converter's order, x_mask (n, 18)) as the converter computes them; MET and MET_phi are
+    not functions of the objects and are taken from ``met`` (default 0)."""
+    n = len(x)
+    event, slot = np.nonzero(x_mask)  # row-major: each event's slots in order
+    columns = {name: x[event, slot, k].astype(np.float64) for k, name in enumerate(OBJECT_FEATURES)}
+    objects = {
+        "pt": columns["pT"],
+        "eta": columns["eta"],
+        "phi": columns["phi"],
+        "btag": columns["isBJet"],
+        "is_lepton": columns["isLepton"],
+    }
+    zero_mass = np.zeros_like(objects["pt"])  # E is the stored one
+    px, py, pz, _ = kin.ptetaphim_to_pxpypze(
+        objects["pt"], objects["eta"], objects["phi"], zero_mass
     )
+    met = met if met is not None else (np.zeros(n), np.zeros(n))
+    return event_globals(event, n, objects, (px, py, pz, columns["E"]), met, extra_names)
 
 
 def _leading_dilepton(event, n, lepton, pt, eta, phi, e, px, py, pz) -> dict[str, np.ndarray]:

@@ -38,6 +38,8 @@ class HeadsConfig:
     generation_layers: int = 2  # neutrino denoiser decoder layers
     global_condition: tuple[str, ...] = ()  # globals the global-feature generation holds fixed
     global_generate: tuple[str, ...] = ()  # globals it generates (empty: all but the conditions)
+    object_slots: tuple[int, ...] = (0, 1)  # object slots the object generation generates
+    object_condition: tuple[str, ...] = ()  # globals the object generation is given
     head_heads: int = 4  # attention heads inside heads
 
 
@@ -50,6 +52,7 @@ TASKS = (
     "neutrino_generation",
     "masked_generation",
     "global_generation",
+    "object_generation",
 )
 # The heads pretraining trains by default (training.pretrain.tasks).
 PRETRAINING_TASKS = (

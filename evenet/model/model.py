@@ -42,6 +42,7 @@ class EveNet(nn.Module):
             object_dim=Normalizer.object_dim,
             global_dim=Normalizer.global_dim + len(config.globals_extra),
             global_names=(*GLOBAL_INPUTS, *config.globals_extra),
+            extra_dim=len(config.x_extra),
         )
         self.heads = nn.ModuleDict({task: spec(task).build(context) for task in config.tasks})
 
@@ -53,6 +54,32 @@ class EveNet(nn.Module):
         if mode not in COMPILE_MODES:
             raise ModelConfigError(f"unknown compile mode '{mode}' ({', '.join(COMPILE_MODES)})")
         self.body.compile(mode=mode)
+        self._static_shapes = True
+
+    def _encode(self, inputs: dict) -> Encoded:
+        """The body's encoding of ``inputs``. Trailing slots that are padding in every event
+        are cut before the body and given back as padding after it: no token attends to
+        padding and padding tokens come out as zeros, so the encoding is the same, and a
+        batch of dimuons costs 2 slots instead of 18. On the CPU only: on a GPU, finding the
+        cut would make the host wait for the device at every body call (a compiled body keeps
+        its static shapes too)."""
+        mask = inputs["mask"]
+        slots = mask.shape[1]
+        static = getattr(self, "_static_shapes", False) or mask.device.type != "cpu"
+        used = 0 if static else slots
+        if used:
+            real = mask.any(0).nonzero()
+            used = int(real.max()) + 1 if len(real) else 1
+        if used in (0, slots):
+            return self.body(**inputs)
+        trimmed = {k: v[:, :used] if k in _PER_SLOT_INPUTS else v for k, v in inputs.items()}
+        encoded = self.body(**trimmed)
+        pad = (0, 0, 0, slots - used)
+        return Encoded(
+            tokens=torch.nn.functional.pad(encoded.tokens, pad),
+            mask=mask,
+            event=encoded.event,
+        )
 
     # ---- inputs ----------------------------------------------------------------------------
 
@@ -84,7 +111,7 @@ class EveNet(nn.Module):
 
     def encode(self, batch: dict) -> Encoded:
         """The clean encoding of a raw batch (fine-tuning, prediction)."""
-        return self.body(**self.inputs(batch))
+        return self._encode(self.inputs(batch))
 
     @torch.no_grad()
     def sample_globals(
@@ -106,9 +133,36 @@ class EveNet(nn.Module):
 
         def encode(g_t: torch.Tensor, logsnr: torch.Tensor) -> Encoded:
             noised = {**head.with_globals(shown, g_t), "global_logsnr": logsnr}
-            return self.body(**_with_noise_levels(noised))
+            return self._encode(_with_noise_levels(noised))
 
         return head.sample(encode, head.all_globals(shown), steps, generator)
+
+    @torch.no_grad()
+    def sample_objects(
+        self,
+        batch: dict,
+        steps: int = DEFAULT_SAMPLE_STEPS,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """Generated object slots (B, S, F + K: the normalised object features, then the
+        normalised x_extra) of the object_generation head's S slots, given the batch's condition
+        globals (its objects and other globals are not read). The body encodes the current
+        noised slots at every denoising step, as training's `corrupt` presents them."""
+        if "object_generation" not in self.heads:
+            raise ModelConfigError("the model has no object_generation head")
+        head = self.heads["object_generation"]
+        shown = head.conditioning(self.inputs(batch))
+        # Every other slot is padding, which no token attends to: the body runs on the chosen
+        # slots alone (the same encoding, 18/S times less work).
+        index = torch.tensor(head.slots, device=shown["mask"].device)
+        shown = {k: v.index_select(1, index) if k in _PER_SLOT else v for k, v in shown.items()}
+
+        def encode(z: torch.Tensor, logsnr: torch.Tensor) -> Encoded:
+            return self._encode(head.with_state(shown, z, logsnr, self.normalizer))
+
+        size = batch["x_mask"].shape[0]
+        device = batch["x_mask"].device
+        return head.sample(encode, size, steps, generator, device=device, dtype=torch.float32)
 
     # ---- training --------------------------------------------------------------------------
 
@@ -165,7 +219,7 @@ class EveNet(nn.Module):
             contexts[task].state = self.heads[task].corrupt(own, clean, contexts[task])
             copies.append(_with_noise_levels(own))
             copy_of[task] = len(copies) - 1
-        encoded = self.body(**_concat(copies))
+        encoded = self._encode(_concat(copies))
         b = clean["mask"].shape[0]  # events per copy
         return {
             task: self.heads[task].training_loss(
@@ -186,6 +240,10 @@ class EveNet(nn.Module):
         if "extra" in inputs:  # a dropped object loses its extra features too
             dropped["extra"] = inputs["extra"].masked_fill(drop.unsqueeze(-1), 0.0)
         return dropped
+
+
+_PER_SLOT = ("objects", "mask", "kinematics", "extra")  # body inputs with a slot dimension
+_PER_SLOT_INPUTS = (*_PER_SLOT, "token_logsnr")
 
 
 def _with_noise_levels(inputs: dict) -> dict:

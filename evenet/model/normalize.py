@@ -159,6 +159,12 @@ class Normalizer(nn.Module):
             raise StatsError("the model was built without x_extra inputs")
         return self._extra(x_extra) * mask.unsqueeze(-1)
 
+    def extra_inverse(self, z: torch.Tensor) -> torch.Tensor:
+        """Standardised (…, K) x_extra back to raw."""
+        if self._extra is None:
+            raise StatsError("the model was built without x_extra inputs")
+        return self._extra.inverse(z)
+
     def globals_extra(self, g: torch.Tensor) -> torch.Tensor:
         if self._globals_extra is None:
             raise StatsError("the model was built without globals_extra inputs")

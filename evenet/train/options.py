@@ -62,6 +62,8 @@ class TrainOptions:
     weighting: str = "events"  # events | cross_section (evenet/train/weights.py)
     # global_generation head: {generate: [globals], condition: [globals]} (empty: its defaults)
     global_generation: dict = field(default_factory=dict)
+    # object_generation head: {slots: [object slots], condition: [globals]} (empty: defaults)
+    object_generation: dict = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, values: dict) -> TrainOptions:
@@ -72,11 +74,15 @@ class TrainOptions:
         for name in ("compile",):
             if not isinstance(getattr(options, name), bool):
                 raise ModelConfigError(f"training.{name} must be true or false")
-        unknown = sorted(set(options.global_generation) - {"generate", "condition"})
-        if unknown:
-            raise ModelConfigError(
-                f"training.global_generation takes generate and condition, not {unknown}"
-            )
+        for name, keys in (
+            ("global_generation", {"generate", "condition"}),
+            ("object_generation", {"slots", "condition"}),
+        ):
+            unknown = sorted(set(getattr(options, name)) - keys)
+            if unknown:
+                raise ModelConfigError(
+                    f"training.{name} takes {' and '.join(sorted(keys))}, not {unknown}"
+                )
         if options.compile_mode not in COMPILE_MODES:
             raise ModelConfigError(
                 f"training.compile_mode '{options.compile_mode}' is not one of {COMPILE_MODES}"

@@ -94,6 +94,14 @@ def build_model(options: TrainOptions, manifest: dict, stats: dict) -> EveNet:
             global_condition=tuple(chosen.get("condition") or ()),
         )
         config = replace(config, heads=heads)
+    chosen = options.object_generation
+    if chosen:  # the run's generated slots and condition globals (training.object_generation)
+        heads = replace(
+            config.heads,
+            object_slots=tuple(chosen.get("slots") or config.heads.object_slots),
+            object_condition=tuple(chosen.get("condition") or ()),
+        )
+        config = replace(config, heads=heads)
     return EveNet(config, stats, dataset_topologies(manifest))
 
 

@@ -218,7 +218,7 @@ def test_run_chooses_the_generated_and_condition_globals(tmp_path):
     generated = {GLOBAL_INPUTS[i] for i in head.generated.nonzero().flatten().tolist()}
     assert generated == {"HT_lep", "cos_MET_phi", "sin_MET_phi"}
     assert [GLOBAL_INPUTS[i] for i in head.condition] == ["M_leptons"]
-    with pytest.raises(ModelConfigError, match="generate and condition"):
+    with pytest.raises(ModelConfigError, match="condition and generate"):
         TrainOptions.from_dict({"global_generation": {"given": ["HT"]}})
 
 

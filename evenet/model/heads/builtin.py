@@ -9,6 +9,7 @@ from evenet.model.heads.assignment import AssignmentHeads
 from evenet.model.heads.classification import ClassificationHead
 from evenet.model.heads.contract import BuildContext, register
 from evenet.model.heads.generation import GlobalGenerationHead, MaskedPointHead, NeutrinoHead
+from evenet.model.heads.object_generation import ObjectGenerationHead
 from evenet.model.heads.segmentation import SegmentationHead
 
 
@@ -55,39 +56,65 @@ def _masked_generation(ctx: BuildContext) -> MaskedPointHead:
     return MaskedPointHead(ctx.hidden, ctx.object_dim)
 
 
-@register("global_generation", own_copy=True)
-def _global_generation(ctx: BuildContext) -> GlobalGenerationHead:
+def _global_columns(ctx: BuildContext, names, role: str, head: str) -> list[int]:
+    """Column indices (globals + globals_extra) of the global feature ``names``; a periodic
+    global names its (cos, sin) pair."""
     from evenet.io.schema import GLOBAL_FEATURES
     from evenet.model.config import ModelConfigError
     from evenet.model.normalize import GLOBAL_INPUTS
 
     columns_of = ctx.global_names or GLOBAL_INPUTS  # globals, then the model's globals_extra
     known = (*GLOBAL_FEATURES, *columns_of[len(GLOBAL_INPUTS) :])
+    index = []
+    for name in names:
+        if name not in known:
+            raise ModelConfigError(
+                f"{head}: unknown {role} global '{name}' (known: {', '.join(known)})"
+            )
+        if name == "MET_phi" and role == "condition":
+            raise ModelConfigError(f"MET_phi cannot condition the {head} (periodic)")
+        expanded = (name, f"cos_{name}", f"sin_{name}")  # periodic globals: cos, sin
+        index += [i for i, column in enumerate(columns_of) if column in expanded]
+    return index
 
-    def columns(names, role: str) -> list[int]:
-        index = []
-        for name in names:
-            if name not in known:
-                raise ModelConfigError(
-                    f"global generation: unknown {role} global '{name}' (known: {', '.join(known)})"
-                )
-            if name == "MET_phi" and role == "condition":
-                raise ModelConfigError("MET_phi cannot condition the global generation (periodic)")
-            expanded = (name, f"cos_{name}", f"sin_{name}")  # periodic globals: cos, sin
-            index += [i for i, column in enumerate(columns_of) if column in expanded]
-        return index
 
-    condition = columns(ctx.heads.global_condition, "condition")
-    generate = columns(ctx.heads.global_generate, "generated")
+@register("global_generation", own_copy=True)
+def _global_generation(ctx: BuildContext) -> GlobalGenerationHead:
+    from evenet.model.config import ModelConfigError
+
+    hc = ctx.heads
+    condition = _global_columns(ctx, hc.global_condition, "condition", "global generation")
+    generate = _global_columns(ctx, hc.global_generate, "generated", "global generation")
     if set(condition) & set(generate):
         raise ModelConfigError(
             "global generation: a global cannot be both generated and a condition "
-            f"({sorted(set(ctx.heads.global_condition) & set(ctx.heads.global_generate))})"
+            f"({sorted(set(hc.global_condition) & set(hc.global_generate))})"
         )
     return GlobalGenerationHead(
         ctx.hidden,
         ctx.global_dim,
         tuple(condition),
         generate=tuple(generate),
-        dim=ctx.heads.generation_dim,
+        dim=hc.generation_dim,
     )
+
+
+@register("object_generation", own_copy=True)
+def _object_generation(ctx: BuildContext) -> ObjectGenerationHead:
+    from evenet.io.schema import N_OBJECTS
+    from evenet.model.config import ModelConfigError
+
+    hc = ctx.heads
+    condition = _global_columns(ctx, hc.object_condition, "condition", "object generation")
+    try:
+        return ObjectGenerationHead(
+            ctx.hidden,
+            ctx.object_dim,
+            ctx.extra_dim,
+            ctx.global_dim,
+            N_OBJECTS,
+            tuple(hc.object_slots),
+            tuple(condition),
+        )
+    except ValueError as error:
+        raise ModelConfigError(f"object generation: {error}") from None

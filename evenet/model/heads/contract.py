@@ -48,6 +48,7 @@ class BuildContext:
     object_dim: int
     global_dim: int  # normalised globals plus globals_extra
     global_names: tuple[str, ...] = ()  # the global_dim columns' names
+    extra_dim: int = 0  # per-object x_extra features
 
 
 @dataclass

@@ -58,6 +58,42 @@ def _repeat(enc: Encoded, n: int) -> Encoded:
     )
 
 
+# --------------------------------------------------------------------------------------------
+# What the conditional generators show the body
+
+
+def all_globals(inputs: dict) -> torch.Tensor:
+    """(B, G + K_g): the normalised globals, then the globals_extra (when the model has them):
+    the columns the conditional generators generate and condition on."""
+    if "globals_extra" in inputs:
+        return torch.cat([inputs["globals"], inputs["globals_extra"]], dim=-1)
+    return inputs["globals"]
+
+
+def with_globals(inputs: dict, g: torch.Tensor) -> dict:
+    """``inputs`` with globals (and globals_extra) taken from the columns of ``g``."""
+    width = inputs["globals"].shape[-1]
+    out = {**inputs, "globals": g[..., :width]}
+    if "globals_extra" in inputs:
+        out["globals_extra"] = g[..., width:]
+    return out
+
+
+def show_only(clean: dict, given: torch.Tensor, slots: torch.Tensor) -> dict:
+    """The body inputs with only the ``given`` (G + K_g,) global columns and the object
+    ``slots`` (B, N) bool shown: every other global is 0 and every other slot padding."""
+    keep = slots.unsqueeze(-1)
+    shown = {
+        **clean,
+        "objects": clean["objects"] * keep,
+        "mask": slots,
+        "kinematics": clean["kinematics"] * keep,
+    }
+    if "extra" in clean:
+        shown["extra"] = clean["extra"] * keep
+    return with_globals(shown, torch.where(given, all_globals(clean), 0.0))
+
+
 class _TimeEmbedding(nn.Module):
     """logsnr (...,) -> (..., dim): Fourier features followed by a small MLP."""
 
@@ -371,35 +407,13 @@ class GlobalGenerationHead(Head):
             nn.Linear(dim, global_dim),
         )
 
-    @staticmethod
-    def all_globals(inputs: dict) -> torch.Tensor:
-        """(B, G + K_g): the normalised globals, then the globals_extra (when the model has
-        them): the columns this head generates from and conditions on."""
-        if "globals_extra" in inputs:
-            return torch.cat([inputs["globals"], inputs["globals_extra"]], dim=-1)
-        return inputs["globals"]
-
-    @staticmethod
-    def with_globals(inputs: dict, g: torch.Tensor) -> dict:
-        """``inputs`` with globals (and globals_extra) taken from the columns of ``g``."""
-        width = inputs["globals"].shape[-1]
-        out = {**inputs, "globals": g[..., :width]}
-        if "globals_extra" in inputs:
-            out["globals_extra"] = g[..., width:]
-        return out
+    all_globals = staticmethod(all_globals)
+    with_globals = staticmethod(with_globals)
 
     def conditioning(self, clean: dict) -> dict:
         """The body inputs with only the condition globals shown: objects hidden (no real
         object), every other global 0 (the generated ones are then set to their noised state)."""
-        shown = {
-            **clean,
-            "objects": torch.zeros_like(clean["objects"]),
-            "mask": torch.zeros_like(clean["mask"]),
-            "kinematics": torch.zeros_like(clean["kinematics"]),
-        }
-        if "extra" in clean:
-            shown["extra"] = torch.zeros_like(clean["extra"])
-        return self.with_globals(shown, torch.where(self.given, self.all_globals(clean), 0.0))
+        return show_only(clean, self.given, torch.zeros_like(clean["mask"]))
 
     def corrupt(self, inputs: dict, clean: dict, ctx: LossContext) -> NoisedGlobals:
         shown = self.conditioning(clean)
