@@ -7,7 +7,8 @@ Takes the test-split events of DATASET with two opposite-sign leading leptons wh
 in the window, writes their m_mumu as the condition file, generates events with `evenet
 sample`, and writes to DIR: `conditions.parquet`, `generated.parquet`, `comparison.png/.pdf`
 (dimuon pT, Delta R and each muon's ip3d, generated vs real, in two m_mumu bins of the
-window, normalised shapes with Poisson errors) and `summary.json` (the quality-selection
+window, normalised shapes with Poisson errors; values beyond an axis fill its first or last
+bin) and `summary.json` (the quality-selection
 efficiency: the share of generated events with two opposite-sign muons of pT > 17 / 8 GeV
 and |eta| < 2.4 whose recomputed mass lies in the window, and the mass resolution).
 """
@@ -80,20 +81,25 @@ def _panel(ax, name, label, edges, real, fake, weight_fake):
             hep.histplot(h / total, ax=ax, density=False, **style)
     ax.set_xlabel(label)
     ax.set_ylabel("fraction of events")
-    ax.legend()
+    if name.startswith("ip3d"):
+        ax.set_xscale("log")
+    ax.legend(fontsize=12)
 
 
 def plot(real: dict, fake: dict, window, output: Path) -> None:
     plt.style.use(hep.style.CMS)
+    plt.rcParams.update({"axes.labelsize": 17, "xtick.labelsize": 14, "ytick.labelsize": 14})
     middle = 0.5 * (window[0] + window[1])
     bins = [(window[0], middle), (middle, window[1])]
     variables = [
         ("pt_ll", r"dimuon $p_T$ [GeV]", np.linspace(0, 120, 25)),
         ("dr_ll", r"$\Delta R_{\mu\mu}$", np.linspace(0, 4, 21)),
-        ("ip3d0", "leading-muon ip3d [cm]", np.linspace(0, 0.05, 21)),
-        ("ip3d1", "subleading-muon ip3d [cm]", np.linspace(0, 0.05, 21)),
+        ("ip3d0", "leading-muon ip3d [cm]", np.logspace(-4, 0, 21)),
+        ("ip3d1", "subleading-muon ip3d [cm]", np.logspace(-4, 0, 21)),
     ]
-    figure, axes = plt.subplots(2, 4, figsize=(28, 12))
+    if not np.any(real["ip3d"]):  # the source has no impact parameter (Ymumu.csv)
+        variables = variables[:2]
+    figure, axes = plt.subplots(2, len(variables), figsize=(7 * len(variables), 12))
     for row, (lo, hi) in enumerate(bins):
         # the generated events carry their condition's mass: bin them by it
         real_in = (real["mass"] >= lo) & (real["mass"] < hi)

@@ -2,7 +2,9 @@
 
 The new model is built for the dataset's class map and topologies but with the pretrained
 body's normalisation statistics (the body sees inputs as it learned them). `--scratch` builds
-the same architecture from random weights with the dataset's own statistics, for comparisons.
+the same architecture from random weights with the dataset's own statistics, for comparisons;
+its body trains at the full learning rate, unfrozen (body_lr_factor and freeze are for a
+pretrained body).
 """
 
 from __future__ import annotations
@@ -42,6 +44,15 @@ def finetune(
     manifest, own_stats = dataset_inputs(Path(dataset))
     torch.manual_seed(options.seed)  # new heads: one initialisation per seed (ensembles)
     if scratch:
+        if options.body_lr_factor != 1.0 or options.freeze != "none":
+            # A slower or frozen body protects what pretraining learned; a random body has
+            # nothing to protect, and slowing it would handicap the scratch baseline.
+            log(
+                f"[finetune] scratch: the body trains at the full learning rate "
+                f"(body_lr_factor {options.body_lr_factor} and freeze {options.freeze!r} apply "
+                "to a pretrained body)"
+            )
+            options = replace(options, body_lr_factor=1.0, freeze="none")
         model = build_model(options, manifest, own_stats)
         log("[finetune] scratch: random initialisation, the dataset's own statistics")
         return train(

@@ -64,6 +64,23 @@ def test_scratch_differs_from_the_pretrained_initialisation(pretrained, tmp_path
     assert not torch.allclose(scratch[key], pre[key])
 
 
+def test_a_scratch_body_trains_at_the_full_rate(pretrained, tmp_path):
+    """Guards the scratch baseline: body_lr_factor and freeze protect a pretrained body; a
+    random body slowed or frozen by them would handicap the comparison (a scratch generator
+    reached a 3x worse dimuon mass at body_lr_factor 0.1)."""
+    dataset, _ = pretrained
+    common = {"steps": 2, "tasks": ("classification",), "warmup_steps": 0, "batch_size": 32}
+    lines = []
+    frozen = TrainOptions(**common, lr=1e-2, freeze="body", body_lr_factor=0.1, num_workers=0)
+    finetune(dataset, tmp_path / "a", frozen, scratch=True, log=lines.append)
+    still = TrainOptions(**common, lr=1e-12, num_workers=0)
+    finetune(dataset, tmp_path / "b", still, scratch=True, log=lambda _: None)
+    assert any("the body trains at the full learning rate" in line for line in lines)
+    trained, initial = _state(tmp_path / "a" / "model.pt"), _state(tmp_path / "b" / "model.pt")
+    key = "body.blocks.0.qkv.weight"
+    assert not torch.allclose(trained[key], initial[key])
+
+
 def test_cli_finetune_then_predict(pretrained, tmp_path, capsys):
     """Guards against the commands the workflow runs failing to chain."""
     dataset, checkpoint = pretrained
