@@ -26,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="evenet",
         description="EveNet pipeline: generate, convert, dataset, stats, model, pretrain, "
-        "finetune, predict, sample, bench.",
+        "finetune, predict, sample, bumphunt, bench.",
     )
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     for name in COMMAND_MODULES:

@@ -12,5 +12,6 @@ COMMAND_MODULES = (
     "evenet.model.cli",  # model
     "evenet.train.cli",  # pretrain, finetune, predict
     "evenet.sampling.cli",  # sample
+    "evenet.stats.cli",  # bumphunt
     "evenet.bench.cli",  # bench generate | convert | loader | train | model
 )

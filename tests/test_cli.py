@@ -229,7 +229,8 @@ def test_each_command_module_registers_its_commands():
         "finetune",
         "predict",
         "sample",
+        "bumphunt",
         "bench",
     }
     assert all(choices[c].get_default("handler") for c in choices if c != "bench")
-    assert len(COMMAND_MODULES) == 6
+    assert len(COMMAND_MODULES) == 7
