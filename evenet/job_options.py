@@ -94,8 +94,13 @@ def convert(config: Mapping[str, Any], sample: str, variant: str | None) -> dict
     from evenet.io.topologies import DEFAULT_TOPOLOGIES
 
     conversion = conversion_config(config, variant)
+    # options at their defaults are left out: samples without them keep their job options
     if not conversion.get("globals_extra"):
-        conversion.pop("globals_extra", None)  # samples without them keep their options
+        conversion.pop("globals_extra", None)
+    if sorted(conversion["leptons"].get("flavours", ())) == ["electron", "muon"]:
+        conversion["leptons"].pop("flavours")
+    if conversion["jets"].get("enabled") is True:
+        conversion["jets"].pop("enabled")
     return {
         "schema_version": SCHEMA_VERSION,  # a new data contract reconverts every sample
         "sample": sample,

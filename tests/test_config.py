@@ -235,7 +235,11 @@ def test_conversion_variant_merges_onto_the_base_and_is_validated(tmp_path):
     config = load_config([default_config_path()])
     anomaly = conversion_config(config, "anomaly")
     assert anomaly["leptons"]["max_isolation"] is None and anomaly["x_extra"] == ["iso", "ip3d"]
-    assert anomaly["jets"] == config["conversion"]["jets"]
+    assert anomaly["jets"] == {**config["conversion"]["jets"], "enabled": False}
+    assert (
+        anomaly["leptons"]["muon_max_abs_eta"]
+        == config["conversion"]["leptons"]["muon_max_abs_eta"]
+    )
     assert conversion_config(config, None) == config["conversion"]
     with pytest.raises(ConfigError, match="unknown conversion variant"):
         conversion_config(config, "nope")

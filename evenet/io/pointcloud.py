@@ -86,14 +86,16 @@ def _objects(events: RecoEvents, cfg: dict) -> dict[str, np.ndarray]:
     """Selected objects of all events as flat columns, ordered per event: leptons by pT,
     then jets by pT (``group`` 0 for leptons, 1 for jets)."""
     lep_cfg, jet_cfg = cfg["leptons"], cfg["jets"]
+    flavours = lep_cfg.get("flavours") or ("muon", "electron")
     n = len(events)
     parts = []
-    for collection, kind, max_eta in (
-        (events.muons, KIND_MUON, lep_cfg["muon_max_abs_eta"]),
-        (events.electrons, KIND_ELECTRON, lep_cfg["electron_max_abs_eta"]),
+    for collection, kind, max_eta, flavour in (
+        (events.muons, KIND_MUON, lep_cfg["muon_max_abs_eta"], "muon"),
+        (events.electrons, KIND_ELECTRON, lep_cfg["electron_max_abs_eta"], "electron"),
     ):
         c = _flat_collection(collection, kind, is_lepton=True)
         keep = (c["pt"] > lep_cfg["min_pt_gev"]) & (np.abs(c["eta"]) < max_eta)
+        keep &= flavour in flavours
         if lep_cfg["max_isolation"] is not None:
             keep &= c["iso"] < lep_cfg["max_isolation"]
         parts.append(_take(c, keep))
@@ -101,7 +103,10 @@ def _objects(events: RecoEvents, cfg: dict) -> dict[str, np.ndarray]:
 
     jets = _flat_collection(events.jets, KIND_JET, is_lepton=False)
     jets = _take(
-        jets, (jets["pt"] > jet_cfg["min_pt_gev"]) & (np.abs(jets["eta"]) < jet_cfg["max_abs_eta"])
+        jets,
+        (jets["pt"] > jet_cfg["min_pt_gev"])
+        & (np.abs(jets["eta"]) < jet_cfg["max_abs_eta"])
+        & jet_cfg.get("enabled", True),
     )
     if jet_cfg["lepton_overlap_dr"] > 0 and len(leptons["pt"]) and len(jets["pt"]):
         jets = _take(jets, ~_near_a_lepton(jets, leptons, n, jet_cfg["lepton_overlap_dr"]))

@@ -348,3 +348,25 @@ def test_the_current_folder_is_not_an_output(tiny, tmp_path, base_config, monkey
     monkeypatch.chdir(work)
     with pytest.raises(ManifestError, match="current folder"):
         convert_sample([tiny], Path("."), "x", base_config, log=lambda _: None)
+
+
+def test_the_anomaly_variant_keeps_muons_only(tiny, tmp_path, base_config):
+    """Issue 17: the dimuon analysis's point clouds hold muons only (no jet, no electron),
+    anti-isolated ones included, from 8 GeV; samples at the default lepton flavours and jets
+    keep their conversion job options (no reconversion)."""
+    from evenet import job_options
+    from evenet.config import conversion_config
+
+    config = copy.deepcopy(base_config)
+    config["conversion"] = conversion_config(base_config, "anomaly")
+    assert config["conversion"]["leptons"]["flavours"] == ["muon"]
+    manifest = convert_sample([tiny], tmp_path / "o", "t", config, log=lambda _: None)
+    table = pq.read_table(tmp_path / "o" / manifest["shards"][0]["path"])
+    x, mask = to_numpy(table.column("x")), to_numpy(table.column("x_mask"))
+    assert mask.sum(1).tolist() == [2, 1]  # the Z's two muons; the anti-isolated muon
+    assert (x[mask][:, 5] == 1).all()  # every object a lepton: no jet
+    assert (x[mask][:, 1] > 8.0).all()
+    default = job_options.convert(base_config, "ttbar_dilepton", None)["conversion"]
+    assert "flavours" not in default["leptons"] and "enabled" not in default["jets"]
+    anomaly = job_options.convert(base_config, "dimuon_lowmass", "anomaly")["conversion"]
+    assert anomaly["leptons"]["flavours"] == ["muon"] and anomaly["jets"]["enabled"] is False
