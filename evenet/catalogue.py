@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 
 from evenet.errors import EvenetError
-from evenet.generation.filters import BHadronFilter, b_hadron_filter
+from evenet.generation.filters import BHadronFilter, DimuonFilter, b_hadron_filter, dimuon_filter
 from evenet.yaml_io import parse_yaml
 
 DEFAULT_CATALOGUE = Path(__file__).resolve().parents[1] / "config" / "processes.yaml"
@@ -25,6 +25,7 @@ _KEYS = {
     "truth_pdg_ids",
     "forced_decays",
     "b_hadron_filter",
+    "dimuon_filter",
 }
 
 
@@ -43,6 +44,7 @@ class Process:
     truth_pdg_ids: tuple[int, ...] = field(default_factory=tuple)
     forced_decays: tuple[int, ...] = field(default_factory=tuple)
     b_hadron_filter: BHadronFilter | None = None  # generator-level filter (generation/filters.py)
+    dimuon_filter: DimuonFilter | None = None  # generator-level filter (generation/filters.py)
 
 
 def load_catalogue(path: str | Path = DEFAULT_CATALOGUE) -> dict[str, Process]:
@@ -84,6 +86,7 @@ def load_catalogue(path: str | Path = DEFAULT_CATALOGUE) -> dict[str, Process]:
             truth_pdg_ids=tuple(int(i) for i in entry.get("truth_pdg_ids") or ()),
             forced_decays=tuple(abs(int(i)) for i in entry.get("forced_decays") or ()),
             b_hadron_filter=b_hadron_filter(entry.get("b_hadron_filter"), f"{path}: '{name}'"),
+            dimuon_filter=dimuon_filter(entry.get("dimuon_filter"), f"{path}: '{name}'"),
         )
     return catalogue
 
@@ -95,6 +98,7 @@ def process_from_dict(values: dict) -> Process:
         k: tuple(sequences[k](x) for x in v) if k in sequences else v for k, v in values.items()
     }
     fields["b_hadron_filter"] = b_hadron_filter(fields.get("b_hadron_filter"), "process options")
+    fields["dimuon_filter"] = dimuon_filter(fields.get("dimuon_filter"), "process options")
     return Process(**fields)
 
 

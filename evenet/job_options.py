@@ -73,8 +73,9 @@ def generate(config: Mapping[str, Any], sample: str, shard: int) -> dict:
     from evenet.generation.seeds import shard_seed
 
     process = plain(dataclasses.asdict(_catalogue()[sample]))
-    if process["b_hadron_filter"] is None:
-        del process["b_hadron_filter"]  # unfiltered shards keep their options (no rerun)
+    for name in ("b_hadron_filter", "dimuon_filter"):
+        if process[name] is None:
+            del process[name]  # unfiltered shards keep their options (no rerun)
     generation = config["generation"]
     return {
         "process": process,

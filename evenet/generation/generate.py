@@ -12,6 +12,7 @@ import numpy as np
 from evenet import SCHEMA_VERSION
 from evenet.catalogue import Process
 from evenet.generation.detector import Detector, RecoObjects
+from evenet.generation.filters import event_filter as generator_filter
 from evenet.generation.matching import JET_PARTON_IDS, leaf_partons, match
 from evenet.generation.ntuple import NtupleWriter, atomic_root_file, collection
 from evenet.generation.particles import FlatParticles, flatten_batch
@@ -98,7 +99,7 @@ def generate_shard(
     init_seconds = time.perf_counter() - start
     detector = Detector(det_cfg, np.random.default_rng([_DETECTOR_STREAM, seed]))
     meter = Progress(process.name, n_events, enabled=progress)
-    event_filter = process.b_hadron_filter
+    event_filter = generator_filter(process)
     # done: events written; tried: events Pythia produced (the filter keeps ``done`` of them).
     done, tried, sum_w, sum_w2, sum_nominal, sum_tried = 0, 0, 0.0, 0.0, 0.0, 0.0
     with atomic_root_file(output) as file:
@@ -178,7 +179,7 @@ def generate_shard(
                 "schema_version": SCHEMA_VERSION,
             }
         )
-    meter.update(done, force=True)
+    meter.update(tried, force=True)  # the meter counts events tried (a filter keeps fewer)
     return ShardSummary(
         output,
         done,

@@ -93,3 +93,51 @@ def test_filtered_sample_writes_the_passing_events_and_scales_sigma(base_config,
     # and σ is Pythia's estimate times the efficiency.
     assert np.all(np.diff(events["event"]) > 0) and set(events["event"]) <= set(plain_events)
     assert runs["xsec_pb"][0] == pytest.approx(plain["xsec_pb"][0] * kept / tried)
+
+
+def _muon_batch(events):
+    """A nextBatch-like array from (pdg id, status, pT, eta, phi) per particle."""
+    records = []
+    for particles in events:
+        prt = []
+        for pid, status, pt, eta, phi in particles:
+            px, py, pz = pt * math.cos(phi), pt * math.sin(phi), pt * math.sinh(eta)
+            e = math.sqrt(px**2 + py**2 + pz**2 + 0.1056583755**2)
+            prt.append({"id": pid, "status": status, "p": {"px": px, "py": py, "pz": pz, "e": e}})
+        records.append({"prt": prt})
+    return ak.Array(records)
+
+
+def test_dimuon_filter_takes_the_two_leading_final_state_muons():
+    """Issue 17's background filter: two final-state muons inside |eta| < 2.4 with pT > 17 /
+    8 GeV and 5 < m < 16 GeV, either charge; decayed (status < 0) muons do not count."""
+    from evenet.generation.filters import DimuonFilter, dimuon_filter
+
+    cut = DimuonFilter(17.0, 8.0, 2.4, min_mass_gev=5.0, max_mass_gev=16.0)
+    batch = _muon_batch(
+        [
+            [(13, 1, 20.0, 0.0, 0.0), (-13, 1, 10.0, 0.0, 0.6)],  # m = 8.4 GeV: pass
+            [(13, 1, 20.0, 0.0, 0.0), (13, 1, 10.0, 0.0, 0.6)],  # same sign: pass too
+            [(13, 1, 20.0, 0.0, 0.0), (-13, 1, 10.0, 0.0, 3.0)],  # back to back, 28 GeV
+            [(13, 1, 20.0, 0.0, 0.0), (-13, 1, 10.0, 0.0, 0.1)],  # m = 1.4 GeV: below 5
+            [(13, 1, 16.0, 0.0, 0.0), (-13, 1, 10.0, 0.0, 0.6)],  # leading below 17
+            [(13, 1, 20.0, 0.0, 0.0), (-13, -1, 10.0, 0.0, 0.6)],  # second decayed
+            [(13, 1, 20.0, 0.0, 0.0), (-13, 1, 10.0, 2.5, 0.6), (211, 1, 30.0, 0.0, 0.6)],
+            [(13, 1, 20.0, 0.0, 0.0)],
+            [],
+        ]
+    )
+    assert cut.passes(batch).tolist() == [
+        True,
+        True,
+        False,
+        False,
+        False,
+        False,
+        False,
+        False,
+        False,
+    ]
+    assert dimuon_filter({"lead_pt_gev": 17, "sub_pt_gev": 8}, "here") == DimuonFilter(17.0, 8.0)
+    with pytest.raises(FilterError, match="dimuon_filter must be a mapping"):
+        dimuon_filter({"lead_pt_gev": 17}, "here")
