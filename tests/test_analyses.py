@@ -64,9 +64,9 @@ def test_defaults_are_filled_in_runs(tmp_path):
 
 def test_enabled_lists_only_enabled_analyses(tmp_path):
     config = _load(tmp_path, "analyses: {haa: {enabled: false}}\n")
-    assert analyses.enabled(config) == ["qe"]
+    assert analyses.enabled(config) == ["qe", "anomaly"]
     assert {r["analysis"] for r in paths.finetune_runs(config)} == {"qe"}  # haa's are gone
-    assert analyses.enabled(load_config([default_config_path()])) == ["haa", "qe"]
+    assert analyses.enabled(load_config([default_config_path()])) == ["haa", "qe", "anomaly"]
 
 
 def test_every_analysis_package_follows_the_contract():

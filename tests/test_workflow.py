@@ -175,6 +175,7 @@ def test_dry_run_all(profile, dry_runs):
             1,
         ),
         "qe_unfold_method": len(qe_paths.method_labels(config)),  # one job per reconstruction
+        "anomaly_mass_only": len(config["analyses"]["anomaly"]["mass_only"]),
         "all": 1,
     }
     # The methods are compared where the haa dataset has signal and background (not at ci).

@@ -1,0 +1,1 @@
+"""Analysis `anomaly`: the dimuon bump hunt around the Upsilon (README.md beside this file)."""
