@@ -224,6 +224,7 @@ def test_each_command_module_registers_its_commands():
         "convert",
         "dataset",
         "stats",
+        "skim-dimuon",
         "model",
         "pretrain",
         "finetune",

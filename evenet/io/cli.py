@@ -81,6 +81,29 @@ def register(commands) -> None:
     stats.add_argument("dataset", help="dataset or sample folder (or its manifest.json)")
     stats.set_defaults(handler=run_stats)
 
+    skim = commands.add_parser(
+        "skim-dimuon",
+        help="the dimuon analysis's skim of one CMS NanoAOD file (coffea)",
+        description="Certified lumi sections, trigger, two leading tight muons with pT > 17 / 8 "
+        "GeV, both anti-isolated; writes opposite_sign.parquet, same_sign.parquet and "
+        "cutflow.json to --output (convert them with --format table --table-format "
+        "config/table_formats/dimuon_skim.yaml --variant anomaly).",
+    )
+    skim.add_argument("--input", required=True, help="a CMS NanoAOD file")
+    skim.add_argument("--output", required=True, help="output folder")
+    skim.add_argument("--golden-json", help="certified luminosity sections (default: all)")
+    skim.add_argument(
+        "--trigger",
+        default="HLT_TrkMu15_DoubleTrkMu5NoFiltersNoVtx",
+        help="trigger bit required (default: 2016H's); 'none' skips the trigger",
+    )
+    skim.add_argument("--lead-pt", type=float, default=17.0, help="leading muon pT (GeV)")
+    skim.add_argument("--sub-pt", type=float, default=8.0, help="subleading muon pT (GeV)")
+    skim.add_argument(
+        "--min-isolation", type=float, default=0.55, help="both muons' pfRelIso04_all >= this"
+    )
+    skim.set_defaults(handler=run_skim)
+
 
 def run_convert(args) -> int:
     from evenet import job_options
@@ -160,4 +183,22 @@ def run_stats(args) -> int:
     stats = write_stats(args.dataset)
     print(summary(args.dataset))
     print(f"stats.json: {stats['events']} training events", file=sys.stderr)
+    return 0
+
+
+def run_skim(args) -> int:
+    import json
+
+    from evenet.io.cms_dimuon import skim
+
+    cutflow = skim(
+        args.input,
+        args.output,
+        golden_json=args.golden_json,
+        trigger=None if args.trigger.lower() == "none" else args.trigger,
+        lead_pt_gev=args.lead_pt,
+        sub_pt_gev=args.sub_pt,
+        min_isolation=args.min_isolation,
+    )
+    print(json.dumps(cutflow))
     return 0
