@@ -181,3 +181,17 @@ def test_reweighting_with_uninformative_scores_is_the_mass_only_fit():
     assert result["significance"] == pytest.approx(plain["significance"], rel=1e-9)
     weights = reweighting_weights(np.array([0.0, 0.5, 0.9, 1.0]), mu=0.2)
     np.testing.assert_allclose(weights, [0.0, 1.0, (9.0 - 0.8) / 0.2, 1e9])
+
+
+def test_signal_region_masses_follow_the_sideband_fit():
+    from evenet.stats.bumphunt import sample_signal_region_masses
+
+    theta = [400.0, -30.0]  # b(m) = 400 - 30 m: falling across 9-10.6 GeV
+    masses = sample_signal_region_masses(theta, SR, 200_000, np.random.default_rng(7))
+    assert masses.min() >= SR[0] and masses.max() <= SR[1]
+    counts, edges = np.histogram(masses, bins=8, range=SR)
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    expected = (400 - 30 * centres) / np.sum(400 - 30 * centres) * len(masses)
+    np.testing.assert_allclose(counts, expected, rtol=0.02)
+    with pytest.raises(Exception, match="negative inside the SR"):
+        sample_signal_region_masses([-1.0], SR, 10, np.random.default_rng(0))
