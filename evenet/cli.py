@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from evenet.commands import COMMAND_MODULES
@@ -44,6 +45,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("evenet: interrupted; no partial output was kept", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # stdout went to a reader that stopped early (`evenet bumphunt --json | head`): not
+        # an error of ours; point stdout at /dev/null so Python's exit flush stays quiet
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -235,3 +235,20 @@ def test_each_command_module_registers_its_commands():
     }
     assert all(choices[c].get_default("handler") for c in choices if c != "bench")
     assert len(COMMAND_MODULES) == 7
+
+
+def test_a_reader_that_stops_early_is_not_an_error(tmp_path):
+    """`evenet ... --json | head` printed a BrokenPipeError traceback. `true` closes the pipe
+    before the command writes (it runs ~1 s first), so the write always meets a closed pipe."""
+    from pathlib import Path
+
+    data = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+    command = (
+        f"{sys.executable} -m evenet.cli bumphunt --input {data / 'dimuon_2016H_masses.csv'} "
+        "--column mass_gev --sr 9 10.6 --sb 7.8 15 --json | true"
+    )
+    result = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", command], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr
