@@ -16,7 +16,9 @@ and |eta| < 2.4 whose recomputed mass lies in the window, and the mass resolutio
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import sys
 from pathlib import Path
 
 import matplotlib
@@ -30,42 +32,22 @@ import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
+from analyses.anomaly.quality import MuonCuts, passes  # noqa: E402
 from evenet.io.columns import to_numpy  # noqa: E402
 from evenet.io.predictions import load  # noqa: E402
 from evenet.io.results import save_figure  # noqa: E402
 from evenet.sampling.sample import sample_events  # noqa: E402
 
-PT, ETA, CHARGE, IS_LEPTON = 1, 2, 6, 5  # x columns
-CUTS = {"lead_pt": 17.0, "sub_pt": 8.0, "max_abs_eta": 2.4}  # the dimuon analysis's muons
-
 
 def dimuons(table: pa.Table) -> dict[str, np.ndarray]:
-    """Per event: the two leading objects' pT, eta, charge, lepton flag, ip3d, and the
-    dimuon mass, pT and Delta R (globals_extra)."""
-    x, extra = to_numpy(table.column("x")), to_numpy(table.column("x_extra"))
-    mask = to_numpy(table.column("x_mask"))
+    """Per event: the two leading muons' ip3d and the dimuon mass, pT and Delta R."""
     dilepton = to_numpy(table.column("globals_extra"))
     return {
-        "pt": x[:, :2, PT],
-        "eta": x[:, :2, ETA],
-        "charge": x[:, :2, CHARGE],
-        "lepton": (x[:, :2, IS_LEPTON] > 0.5) & mask[:, :2],
-        "ip3d": extra[:, :2, 1],
+        "ip3d": to_numpy(table.column("x_extra"))[:, :2, 1],
         "mass": dilepton[:, 0],
         "pt_ll": dilepton[:, 1],
         "dr_ll": dilepton[:, 2],
     }
-
-
-def passes_cuts(events: dict) -> np.ndarray:
-    """Two opposite-sign leptons, pT > 17 / 8 GeV, |eta| < 2.4."""
-    return (
-        events["lepton"].all(1)
-        & (events["charge"].prod(1) < 0)
-        & (events["pt"][:, 0] > CUTS["lead_pt"])
-        & (events["pt"][:, 1] > CUTS["sub_pt"])
-        & (np.abs(events["eta"]) < CUTS["max_abs_eta"]).all(1)
-    )
 
 
 def _panel(ax, name, label, edges, real, fake, weight_fake):
@@ -130,14 +112,11 @@ def main() -> None:
     output = Path(args.output)
     output.mkdir(parents=True, exist_ok=True)
     table = load(None, args.dataset, ["x", "x_mask", "x_extra", "globals_extra"], splits=["test"])
-    real = dimuons(table)
-    chosen = (
-        real["lepton"].all(1)
-        & (real["charge"].prod(1) < 0)
-        & (real["mass"] > args.window[0])
-        & (real["mass"] < args.window[1])
-    )
-    real = {k: v[chosen] for k, v in real.items()}
+    # the real events: opposite-sign lepton pairs in the window, no pT cut (they condition)
+    everything = MuonCuts(lead_pt_gev=-1.0, sub_pt_gev=-1.0, max_abs_eta=np.inf)
+    chosen = passes(table, tuple(args.window), everything)
+    real = {k: v[chosen] for k, v in dimuons(table).items()}
+    real_pass = passes(table.filter(pa.array(chosen)), (-np.inf, np.inf))
     conditions = output / "conditions.parquet"
     pq.write_table(pa.table({"M_ll": real["mass"]}), conditions)
     summary = sample_events(
@@ -147,11 +126,13 @@ def main() -> None:
         seed=args.seed,
         steps=args.steps,
         oversample=args.oversample,
+        log=lambda line: print(line, file=sys.stderr),  # stdout holds the JSON result
     )
-    fake = dimuons(pq.read_table(output / "generated.parquet"))
+    generated = pq.read_table(output / "generated.parquet")
+    fake = dimuons(generated)
     fake["condition"] = np.repeat(real["mass"], args.oversample)
     in_window = (fake["mass"] > args.window[0]) & (fake["mass"] < args.window[1])
-    quality = passes_cuts(fake)
+    quality = passes(generated, (-np.inf, np.inf))  # the dimuon cuts, any mass
     deviation = fake["mass"] - fake["condition"]
     result = {
         "dataset": args.dataset,
@@ -159,14 +140,14 @@ def main() -> None:
         "window_gev": list(args.window),
         "real_events": int(chosen.sum()),
         "generated_events": int(len(deviation)),
-        "real_pass_cuts": float(passes_cuts(real).mean()),
+        "real_pass_cuts": float(real_pass.mean()),
         "generated_pass_cuts": float(quality.mean()),
         "generated_in_window": float(in_window.mean()),
         "quality_selection_efficiency": float((quality & in_window).mean()),
         "mass_median_abs_deviation_gev": float(np.median(np.abs(deviation))),
         "mass_deviation_iqr_gev": [float(q) for q in np.percentile(deviation, [25, 75])],
         "sample": summary,
-        "cuts": CUTS,
+        "cuts": dataclasses.asdict(MuonCuts()),
     }
     (output / "summary.json").write_text(json.dumps(result, indent=2) + "\n")
     plot(real, fake, args.window, output)

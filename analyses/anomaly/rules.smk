@@ -6,6 +6,18 @@ import json
 import analyses.anomaly.paths as anomaly_paths
 
 
+_unknown = {
+    name: entry["dataset"]
+    for name, entry in config["analyses"]["anomaly"]["mass_only"].items()
+    if entry["dataset"] not in config["datasets"]
+}
+if _unknown:
+    raise WorkflowError(
+        f"analyses.anomaly.mass_only names datasets that are not in `datasets`: {_unknown} "
+        f"(known: {', '.join(config['datasets'])})"
+    )
+
+
 def _anomaly_mass_only_options(wildcards):
     """The job's options (its rerun fingerprint): the input and the bump-hunt window."""
     anomaly = config["analyses"]["anomaly"]

@@ -18,8 +18,6 @@ import pyarrow.parquet as pq
 
 from evenet.bench.common import Clock, device_description
 
-DIMUON_CONDITION = ("M_ll",)
-
 
 def _dimuon_generator(preset_name: str, folder: Path) -> Path:
     """A checkpoint of the dimuon generator (random weights, neutral statistics)."""

@@ -39,7 +39,8 @@ def _events(path: Path):
                 {str(path): "Events"}, schemaclass=NanoAODSchema, mode="eager"
             ).events()
         except Exception as error:  # uproot / coffea raise many types for a bad file
-            raise SkimError(f"{path}: cannot read it as NanoAOD ({error})") from None
+            reason = " ".join(str(error).split())  # their messages span several lines
+            raise SkimError(f"{path}: cannot read it as NanoAOD ({reason})") from None
 
 
 def _trigger(events, path: Path, trigger: str | None) -> np.ndarray:

@@ -103,9 +103,10 @@ def _reason(error: Exception) -> str:
             "it holds objects other than tensors and plain values (not an EveNet checkpoint, "
             "or a tampered one); it is not loaded"
         )
-    return (
-        text.splitlines()[0] if text else f"{type(error).__name__} (truncated or not a checkpoint)"
-    )
+    if isinstance(error, (KeyError, EOFError)) or not text:
+        # torch's unpickler meets bytes that are no pickle: a KeyError on an opcode, EOF
+        return f"not a PyTorch checkpoint, or a truncated one ({type(error).__name__} {text})"
+    return text.splitlines()[0]
 
 
 def check_compatible(payload: dict, manifest: dict, where: str = "checkpoint") -> None:

@@ -95,6 +95,14 @@ def bump_hunt_input(
     keep = np.ones(len(columns[column]), bool)
     for name, op, value in conditions:
         keep &= _COMPARE[op](np.asarray(columns[name], dtype=np.float64), value)
+    for name in (column, weight):
+        if name is not None:
+            bad = np.flatnonzero(~np.isfinite(np.asarray(columns[name], dtype=np.float64)[keep]))
+            if len(bad):
+                raise BumpHuntError(
+                    f"{path}: column '{name}' has {len(bad)} NaN or infinite value(s) among the "
+                    f"selected rows (first at selected row {bad[0]})"
+                )
     mass = np.asarray(columns[column], dtype=np.float64)[keep]
     weights = None if weight is None else np.asarray(columns[weight], dtype=np.float64)[keep]
     if len(mass) == 0:

@@ -103,5 +103,6 @@ def test_a_file_that_is_not_nanoaod_is_one_error(tmp_path):
 
     bad = tmp_path / "bad.root"
     bad.write_text("not root")
-    with pytest.raises(SkimError, match="cannot read it as NanoAOD"):
+    with pytest.raises(SkimError, match="cannot read it as NanoAOD") as info:
         skim(bad, tmp_path / "o", golden_json=None, trigger=None)
+    assert "\n" not in str(info.value)  # one line for the user

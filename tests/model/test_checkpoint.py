@@ -118,6 +118,10 @@ def test_empty_and_pickled_files_give_a_reason_and_no_unsafe_advice(tmp_path):
     short.write_bytes(b"x")
     with pytest.raises(CheckpointError, match=r"cannot be read: \S"):
         load_checkpoint(short)
+    text = tmp_path / "text.pt"  # said only "cannot be read: 174812789" (a pickle KeyError)
+    text.write_text("junk\n")
+    with pytest.raises(CheckpointError, match="not a PyTorch checkpoint, or a truncated one"):
+        load_checkpoint(text)
 
 
 def test_weights_that_do_not_fit_the_stored_config_are_rejected(saved, tmp_path):

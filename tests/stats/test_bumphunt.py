@@ -147,6 +147,7 @@ def test_the_command_prints_one_json_object_and_reports_bad_input(tmp_path, caps
         (["--column", "mass"], "has no column(s) ['mass']"),
         (["--where", "tightest_fpr<0.1; import os"], "expected COLUMN OP NUMBER"),
         (["--sr", "9", "17"], "need sb_lo < sr_lo < sr_hi < sb_hi"),
+        (["--weight", "tightest_fpr", "--where", "mass_gev<0"], "no rows left"),
     ):
         assert main([*argv, *change]) == 2
         assert message in capsys.readouterr().err
@@ -195,3 +196,13 @@ def test_signal_region_masses_follow_the_sideband_fit():
     np.testing.assert_allclose(counts, expected, rtol=0.02)
     with pytest.raises(Exception, match="negative inside the SR"):
         sample_signal_region_masses([-1.0], SR, 10, np.random.default_rng(0))
+
+
+def test_a_nan_mass_is_named_with_its_row(tmp_path, capsys):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "m.parquet"
+    pq.write_table(pa.table({"m": [9.5, 9.6, float("nan")]}), path)
+    assert main(["bumphunt", "--input", str(path), "--column", "m"]) == 2
+    assert "column 'm' has 1 NaN or infinite value(s)" in capsys.readouterr().err
