@@ -178,8 +178,19 @@ def finetune(
         "dataset": spec["dataset"],
         "training": training,
         "load_heads": list(spec["load_heads"]) if mode == "pretrained" else [],
-        "events": copy.deepcopy(spec["events"]),
+        "events": _events(spec["events"]),
     }
+
+
+def _events(events: Mapping[str, Any] | None) -> dict | None:
+    """A run's ``events`` for its job options; include_test only when set, so that runs
+    written before the key existed keep their options (and are not rerun)."""
+    if events is None:
+        return None
+    events = copy.deepcopy(dict(events))
+    if not events.get("include_test"):
+        events.pop("include_test", None)
+    return events
 
 
 def predict(config: Mapping[str, Any], analysis: str, run: str) -> dict:

@@ -4,9 +4,11 @@ data and sampled at signal-region masses.
 
 Settings of arXiv:2502.14036's `configs/CATHODE_8.yml`: 6 MADE blocks with one hidden layer
 of 20 tanh units, affine transforms, Adam (lr 7.5e-4, weight decay 1e-6), batch 256, 400
-epochs; the weights of the epoch with the lowest validation loss are kept. Differences: zuko's
-MAF has no batch-norm layers between the blocks (the reference has them), and the inputs are
-standardised (mean 0, std 1 from the training events) instead of its power scaler.
+epochs; the weights of the epoch with the lowest validation loss are kept. The inputs
+(features and mass) go through a Yeo-Johnson power transform with standardisation
+(scikit-learn's PowerTransformer, fitted on the training events), as the reference's power
+scaler. Difference: zuko's MAF has no batch-norm layers between the blocks (the reference has
+them).
 """
 
 from __future__ import annotations
@@ -34,30 +36,34 @@ class FlowSettings:
 @dataclass
 class TrainedFlow:
     flow: nn.Module
-    mean: np.ndarray  # of [features..., mass]
-    std: np.ndarray
+    scaler: object  # sklearn PowerTransformer of [features..., mass]
     history: list[tuple[float, float]]  # (train, validation) loss per epoch
     best_epoch: int
 
-    def _scale(self, values, columns):
-        return (values - self.mean[columns]) / self.std[columns]
+    def _scaled(self, features: np.ndarray | None, mass: np.ndarray) -> np.ndarray:
+        n = self.scaler.n_features_in_ - 1
+        values = np.zeros((len(mass), n + 1))
+        if features is not None:
+            values[:, :n] = features
+        values[:, n] = mass
+        return self.scaler.transform(values)
 
     @torch.no_grad()
     def log_prob(self, features: np.ndarray, mass: np.ndarray) -> np.ndarray:
-        """log density of the standardised features given the mass."""
+        """log density of the transformed features given the mass."""
+        scaled = torch.as_tensor(self._scaled(features, mass), dtype=torch.float32)
         n = features.shape[1]
-        x = torch.as_tensor(self._scale(features, slice(0, n)), dtype=torch.float32)
-        c = torch.as_tensor(self._scale(mass[:, None], slice(n, n + 1)), dtype=torch.float32)
-        return self.flow(c).log_prob(x).numpy()
+        return self.flow(scaled[:, n:]).log_prob(scaled[:, :n]).numpy()
 
     @torch.no_grad()
     def sample(self, mass: np.ndarray, seed: int = 0) -> np.ndarray:
         """One sample of the features per requested mass (raw units)."""
         torch.manual_seed(seed)
-        n = len(self.mean) - 1
-        c = torch.as_tensor(self._scale(mass[:, None], slice(n, n + 1)), dtype=torch.float32)
-        z = self.flow(c).sample().numpy()
-        return z * self.std[:n] + self.mean[:n]
+        scaled = self._scaled(None, mass)
+        n = scaled.shape[1] - 1
+        c = torch.as_tensor(scaled[:, n:], dtype=torch.float32)
+        scaled[:, :n] = self.flow(c).sample().numpy()
+        return self.scaler.inverse_transform(scaled)[:, :n]
 
 
 def build_flow(features: int, settings: FlowSettings = FlowSettings()) -> nn.Module:
@@ -73,18 +79,31 @@ def build_flow(features: int, settings: FlowSettings = FlowSettings()) -> nn.Mod
 
 
 def train_flow(
-    features: np.ndarray, mass: np.ndarray, settings: FlowSettings = FlowSettings(), log=None
+    features: np.ndarray,
+    mass: np.ndarray,
+    settings: FlowSettings = FlowSettings(),
+    log=None,
+    validation: np.ndarray | None = None,
 ) -> TrainedFlow:
-    """Fit p(features | mass) on the given (sideband) events."""
+    """Fit p(features | mass) on the given (sideband) events; ``validation`` (a boolean mask)
+    picks the validation events, default a random ``settings.val_fraction``."""
+    from sklearn.preprocessing import PowerTransformer
+
     rng = np.random.default_rng(settings.seed)
     torch.manual_seed(settings.seed)
     values = np.column_stack([features, mass]).astype(np.float64)
-    order = rng.permutation(len(values))
-    n_val = max(int(round(settings.val_fraction * len(values))), 1)
-    val, train = order[:n_val], order[n_val:]
-    mean, std = values[train].mean(0), values[train].std(0)
-    std = np.where(std > 0, std, 1.0)
-    scaled = torch.as_tensor((values - mean) / std, dtype=torch.float32)
+    if validation is None:
+        order = rng.permutation(len(values))
+        n_val = max(int(round(settings.val_fraction * len(values))), 1)
+        val, train = order[:n_val], order[n_val:]
+    else:
+        val, train = np.flatnonzero(validation), np.flatnonzero(~np.asarray(validation))
+    if len(val) == 0 or len(train) == 0:
+        raise ValueError(
+            f"the flow needs training and validation events ({len(train)}, {len(val)})"
+        )
+    scaler = PowerTransformer(method="yeo-johnson", standardize=True).fit(values[train])
+    scaled = torch.as_tensor(scaler.transform(values), dtype=torch.float32)
     n = features.shape[1]
     flow = build_flow(n, settings)
     optimizer = torch.optim.Adam(
@@ -117,4 +136,4 @@ def train_flow(
             log(f"[flow] epoch {epoch + 1}: train {history[-1][0]:.4f}, val {validation:.4f}")
     flow.load_state_dict(best_state)
     flow.eval()
-    return TrainedFlow(flow, mean, std, history, best_epoch)
+    return TrainedFlow(flow, scaler, history, best_epoch)

@@ -27,11 +27,18 @@ class MuonCuts:
     opposite_sign: bool = True  # the analysis sample; False selects the same-sign control
 
 
-def passes(table: pa.Table, sr: tuple[float, float], cuts: MuonCuts = MuonCuts()) -> np.ndarray:
+def passes(
+    table: pa.Table,
+    sr: tuple[float, float],
+    cuts: MuonCuts = MuonCuts(),
+    mass: np.ndarray | None = None,
+) -> np.ndarray:
     """Per generated event: two leptons in the leading slots, pT > lead / sub, |eta| inside,
-    the requested charge combination, and sr[0] < m_mumu < sr[1] (globals_extra M_ll)."""
+    the requested charge combination, and sr[0] < m_mumu < sr[1] (``mass``, default the first
+    globals_extra column, M_ll in the anomaly variant)."""
     x, mask = to_numpy(table.column("x")), to_numpy(table.column("x_mask")).astype(bool)
-    mass = to_numpy(table.column("globals_extra"))[:, 0]
+    if mass is None:
+        mass = to_numpy(table.column("globals_extra"))[:, 0]
     leptons = mask[:, :2].all(1) & (x[:, :2, IS_LEPTON] > 0.5).all(1)
     charge = x[:, 0, CHARGE] * x[:, 1, CHARGE]
     sign = charge < 0 if cuts.opposite_sign else charge > 0

@@ -1,5 +1,7 @@
 # Analysis `anomaly` (analyses/anomaly/README.md): the dimuon bump hunt. Stage 1, the
-# mass-only bump hunt, runs once per input of analyses.anomaly.mass_only.
+# mass-only bump hunt, runs once per input of analyses.anomaly.mass_only; stages 3-4 (the
+# weakly supervised search with generated sidebands, weak_supervision.smk) run when
+# analyses.anomaly.weak_supervision.dataset is set.
 
 import json
 
@@ -39,12 +41,14 @@ def _anomaly_dataset(wildcards):
 
 
 rule anomaly_all:
-    """The whole result of the anomaly analysis so far: the mass-only bump hunt of every input.
+    """The whole result of the anomaly analysis: the mass-only bump hunt of every input and,
+    with weak_supervision.dataset set, the weakly supervised searches' summary.md.
 
     Wildcards: none.
     """
     input:
         anomaly_paths.all_mass_only(config),
+        anomaly_paths.all_weak_supervision(config),
 
 
 rule anomaly_mass_only:
@@ -73,3 +77,6 @@ rule anomaly_mass_only:
         "python -m analyses.anomaly.mass_only --dataset {params.dataset:q}"
         " --options {params.options:q} --result {output.result:q} --plot {output.plot:q}"
         " > {log:q} 2>&1"
+
+
+include: "weak_supervision.smk"

@@ -5,7 +5,9 @@ fine-tunes and validates on these events only (DESIGN.md "Analyses"). They are c
 every column, into a small dataset folder beside the run, so the whole loader and trainer
 apply unchanged:
 
-* test events stay out: predictions run on the parent dataset, whose test split is untouched;
+* test events stay out: predictions run on the parent dataset, whose test split is untouched
+  (``include_test`` lets them in, for an analysis that evaluates on its own folds; it needs
+  ``val_fraction``, which then re-splits them too);
 * ``val_fraction`` re-splits the remaining events into train/val by a fixed hash of
   (sample, run, event) (independent of the split's own hash);
 * ``size`` keeps the first N training events in another fixed hash order, so the subsets of
@@ -59,6 +61,7 @@ class Selection:
     size: int | None = None  # training events (None: all selected)
     stratify: Mapping[str, float] | None = None  # class or sample name -> exact share
     val_fraction: float | None = None  # re-split train/val (None: keep the dataset's split)
+    include_test: bool = False  # test-split events train and validate too (needs val_fraction)
 
     def record(self, dataset: str | os.PathLike) -> dict:
         """What the selected dataset was made from (reused only when this is unchanged)."""
@@ -104,11 +107,16 @@ def select_events(
     found = _find(entries, listed, selection.events, dataset)
     names = list(parent.get("classes") or [])
     label = _labels(found["process"], parent.get("class_map") or {})
-    usable = (found["split"] != TEST) & (label >= 0)
+    if selection.include_test and selection.val_fraction is None:
+        raise SelectionError("include_test needs val_fraction: test-split events need a re-split")
+    in_test = found["split"] == TEST
+    considered = np.ones(len(label), dtype=bool) if selection.include_test else ~in_test
+    usable = considered & (label >= 0)
     log(
-        f"[select] {len(listed[1])} listed events: {int((found['split'] == TEST).sum())} in the "
-        f"test split (kept out), {int(((found['split'] != TEST) & (label < 0)).sum())} of "
-        f"processes without a class (dropped), {int(usable.sum())} for train/val"
+        f"[select] {len(listed[1])} listed events: {int(in_test.sum())} in the test split "
+        f"({'used' if selection.include_test else 'kept out'}), "
+        f"{int((considered & (label < 0)).sum())} of processes without a class (dropped), "
+        f"{int(usable.sum())} for train/val"
     )
     split = found["split"].copy()
     if selection.val_fraction is not None:

@@ -17,11 +17,19 @@ def plot_bump_hunt(mass, weight, result: dict, path: str | Path, title: str = ""
     from evenet.io.results import save_figure
 
     plt.style.use(hep.style.CMS)
+    figure, ax = plt.subplots(figsize=(10, 7))
+    draw_bump_hunt(ax, mass, weight, result, title)
+    save_figure(figure, Path(path).with_suffix(""))
+
+
+def draw_bump_hunt(ax, mass, weight, result: dict, title: str = "", fontsize: int = 14) -> None:
+    """The spectrum, the sideband fit, the s = 0 fit and the SR on one matplotlib axis."""
+    import mplhep as hep
+
     binning = result["binning"]
     edges = np.unique(np.concatenate([binning["left"], binning["signal"], binning["right"]]))
     counts, _ = np.histogram(mass, edges, weights=weight)
     squares, _ = np.histogram(mass, edges, weights=None if weight is None else weight**2)
-    figure, ax = plt.subplots(figsize=(10, 7))
     hep.histplot(
         counts,
         edges,
@@ -44,6 +52,5 @@ def plot_bump_hunt(mass, weight, result: dict, path: str | Path, title: str = ""
         f"Z = {result['significance']:.2f}, S = {result['s']:.0f}, B = {result['b']:.0f}, "
         f"$\\chi^2$/ndf = {result['chi2_ndf']:.2f}"
     )
-    ax.set_title(f"{title}\n{text}" if title else text, fontsize=14)
-    ax.legend(fontsize=12)
-    save_figure(figure, Path(path).with_suffix(""))
+    ax.set_title(f"{title}\n{text}" if title else text, fontsize=fontsize)
+    ax.legend(fontsize=fontsize - 2)

@@ -75,6 +75,11 @@ def register(commands) -> None:
     finetune.add_argument(
         "--val-fraction", type=float, help="with --events: re-split train/val by a fixed hash"
     )
+    finetune.add_argument(
+        "--include-test",
+        action="store_true",
+        help="with --events and --val-fraction: listed test-split events train and validate too",
+    )
     finetune.set_defaults(handler=run_finetune)
 
     predict = commands.add_parser(
@@ -161,7 +166,13 @@ def run_finetune(args) -> int:
     if args.events:
         from evenet.io.selection import Selection
 
-        selection = Selection(Path(args.events), None, events["stratify"], events["val_fraction"])
+        selection = Selection(
+            Path(args.events),
+            None,
+            events["stratify"],
+            events["val_fraction"],
+            bool(events.get("include_test", args.include_test)),
+        )
     elif options.get("events"):
         raise UsageError("this run trains on selected events: give --events PARQUET")
     if args.scratch == bool(args.pretrained):

@@ -101,6 +101,21 @@ def test_val_fraction_resplits_deterministically(dataset, everything, tmp_path):
     np.testing.assert_array_equal(split, to_numpy(dataset_table(tmp_path / "b")["split"]))
 
 
+def test_include_test_trains_on_every_listed_labelled_event(dataset, everything, tmp_path):
+    """An analysis with folds of its own (anomaly) trains on test-split events too."""
+    events = _list(tmp_path / "list.parquet", everything)
+    select_events(
+        dataset, Selection(events, val_fraction=0.2, include_test=True), tmp_path / "all", **QUIET
+    )
+    chosen = dataset_table(tmp_path / "all", ["process"])
+    labelled = np.isin(to_numpy(everything["process"]), [1, 24])
+    assert (to_numpy(everything["split"])[labelled] == 2).any()
+    assert chosen.num_rows == int(labelled.sum())
+    assert set(to_numpy(chosen["split"])) == {0, 1}
+    with pytest.raises(SelectionError, match="include_test needs val_fraction"):
+        select_events(dataset, Selection(events, include_test=True), tmp_path / "o", **QUIET)
+
+
 def test_bad_lists_and_settings_are_named(dataset, everything, tmp_path):
     events = _list(tmp_path / "list.parquet", everything)
     with pytest.raises(SelectionError, match="at most"):

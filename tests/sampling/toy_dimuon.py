@@ -99,13 +99,15 @@ def toy_columns(n: int, seed: int = 0) -> dict[str, np.ndarray]:
     }
 
 
-def write_toy_dataset(folder: Path, n: int, seed: int = 0) -> tuple[Path, dict]:
-    """One shard of ``n`` toy events with its manifest and stats.json; returns the manifest
-    path and the columns."""
+def write_toy_dataset(
+    folder: Path, n: int, seed: int = 0, columns: dict | None = None
+) -> tuple[Path, dict]:
+    """One shard of ``n`` toy events (or of the given ``columns``, as toy_columns returns
+    them) with its manifest and stats.json; returns the manifest path and the columns."""
     folder.mkdir(parents=True, exist_ok=True)
     shapes = Shapes(0, 0, 0, len(X_EXTRA), len(GLOBALS_EXTRA))
     schema = arrow_schema(shapes, with_targets=False)
-    columns = toy_columns(n, seed)
+    columns = toy_columns(n, seed) if columns is None else columns
     path = folder / "toy_0000.parquet"
     pq.write_table(to_table(columns, schema, "toy"), path)
     counts = np.bincount(columns["split"], minlength=3).tolist()
