@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -36,7 +37,7 @@ def search_table(selected, plan: dict, search: str) -> pa.Table:
 
 def run(selected, plan_path, search, method, samples_path, options, outputs, log=print) -> dict:
     """``options``: sr, folds, ensemble, seed, samples_per_sr_event."""
-    plan = json.loads(open(plan_path).read())
+    plan = json.loads(Path(plan_path).read_text())
     data = search_table(selected, plan, search)
     sr = tuple(options["sr"])
     mass = to_numpy(data.column("mass"))

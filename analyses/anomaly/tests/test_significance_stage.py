@@ -101,7 +101,7 @@ def test_rows_per_fpr_and_resample_and_the_summary(tmp_path):
     )
     settings = {
         "dataset": "toy", "window": WINDOW, "bootstrap": 2, "signal_samples": ["sig"],
-        "injections": [5], "classifier": {"folds": 5, "ensemble": 1},
+        "injections": [5], "classifier": {"folds": 5, "ensemble": 1}, "samples_per_sr_event": 4,
     }  # fmt: skip
     records = [
         {
@@ -116,7 +116,13 @@ def test_rows_per_fpr_and_resample_and_the_summary(tmp_path):
             "truth_auc_sr": 0.61,
         }  # fmt: skip
     ]
-    text, injection = summary.render(plan, {"inj5": (cut, rew)}, quality, settings, records)
+    plan["injections"]["inj0"] = {
+        "signal_sr": 0, "mass_only": {"significance": 0.0, "s": -3.0, "b": 900.0}
+    }  # fmt: skip
+    tables = {"inj5": (cut, rew), "inj0": (cut, rew)}
+    text, injection = summary.render(plan, tables, quality, settings, records)
+    peaks = cut[cut["method"] == "random"].groupby(["seed", "bootstrap"])["Z"].max()
+    assert f"| random cut | 3 | {peaks.median():.2f} |" in text
     assert "| inj5 | EveNet scratch | 2 | 1000 | 500 | 0.500 | 400 | 0.610 |" in text
     assert "| inj5 | 150 | 2.00 | 140 / 900 | CATHODE flow | OS |" in text
     assert "no same-sign events" in text and "6.39σ reweighted" in text
