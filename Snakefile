@@ -54,6 +54,7 @@ wildcard_constraints:
 
 include: "workflow/rules/generate.smk"
 include: "workflow/rules/convert.smk"
+include: "workflow/rules/cms_data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/sample.smk"
 

@@ -114,7 +114,7 @@ def validate(config: dict, origin: Mapping[KeyPath, list[str]] | None = None) ->
         samples(config)
     except ConfigError as e:
         raise ConfigError(f"{e}{where(('generation', 'only_samples'), origin)}") from None
-    generated = set(samples(config))
+    generated = set(samples(config)) | set(data_samples(config))
     for name, dataset in config.get("datasets", {}).items():
         variant = dataset.get("variant")
         if variant not in (None, DEFAULT_VARIANT) and variant not in config.get(
@@ -128,9 +128,22 @@ def validate(config: dict, origin: Mapping[KeyPath, list[str]] | None = None) ->
         if missing:
             raise ConfigError(
                 f"config key 'datasets.{name}.samples' names sample(s) {', '.join(missing)} "
-                f"that this configuration does not generate{where(('datasets', name), origin)}"
+                f"that this configuration neither generates nor reads from cms_data"
+                f"{where(('datasets', name), origin)}"
             )
     return config
+
+
+DATA_SIGNS = ("os", "ss")  # the two samples of a cms_data entry: opposite and same sign
+
+
+def data_samples(config: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
+    """Sample name -> (cms_data entry, sign) of every real-data sample."""
+    return {
+        f"{name}_{sign}": (name, sign)
+        for name in config.get("cms_data") or {}
+        for sign in DATA_SIGNS
+    }
 
 
 def samples(config: Mapping[str, Any]) -> list[str]:

@@ -3,6 +3,8 @@
 Layout below ``config['output_dir']`` (``{out}``):
 
     {out}/ntuples/{sample}/{sample}_{shard}.root      reconstruction ntuples (rule generate)
+    {out}/cms/{name}/files.txt, golden.json           a CMS Open Data sample's inputs (cms_data)
+    {out}/cms/{name}/skims/{index}/                   the skim of its file number {index}
     {out}/pointclouds/{variant}/{sample}/             converted sample: shards + manifest.json
     {out}/datasets/{dataset}/manifest.json, stats.json    dataset (rules dataset, stats)
     {out}/training/pretrain/                          pretraining run (model.pt, metrics.csv,
@@ -121,6 +123,11 @@ def benchmark(config: Mapping[str, Any], rule: str, sample: str, shard: int) -> 
 # --- point clouds and datasets ---------------------------------------------------------------
 
 
+def generated_samples_regex(config: Mapping[str, Any]) -> str:
+    """A wildcard constraint matching exactly the generated samples' names."""
+    return "|".join(re.escape(s) for s in samples(config))
+
+
 def pointcloud_dir_pattern(config: Mapping[str, Any]) -> str:
     """Folder of one converted sample: Parquet shards + manifest.json (wildcards: variant,
     sample; variant "default" is the base conversion section)."""
@@ -129,6 +136,29 @@ def pointcloud_dir_pattern(config: Mapping[str, Any]) -> str:
 
 def pointcloud_dir(config: Mapping[str, Any], sample: str, variant: str | None = None) -> Path:
     return output_dir(config) / "pointclouds" / (variant or "default") / sample
+
+
+# --- real CMS data (cms_data; workflow/rules/cms_data.smk) ------------------------------------
+
+
+def cms_inputs_pattern(config: Mapping[str, Any]) -> dict[str, str]:
+    """The file list and golden JSON of one cms_data entry (wildcard: name)."""
+    folder = Path(_root(config)) / "cms" / "{name}"
+    return {"files": str(folder / "files.txt"), "golden": str(folder / "golden.json")}
+
+
+def cms_inputs(config: Mapping[str, Any], name: str) -> dict[str, Path]:
+    return {k: Path(v.format(name=name)) for k, v in cms_inputs_pattern(config).items()}
+
+
+def cms_skim_pattern(config: Mapping[str, Any]) -> str:
+    """The skim of one file of a cms_data entry (wildcards: name, index)."""
+    return str(Path(_root(config)) / "cms" / "{name}" / "skims" / "{index}")
+
+
+def cms_skims(config: Mapping[str, Any], name: str, count: int) -> list[Path]:
+    """The skim folders of an entry with ``count`` files."""
+    return [Path(cms_skim_pattern(config).format(name=name, index=i)) for i in range(count)]
 
 
 def dataset_dir(config: Mapping[str, Any], dataset: str) -> Path:

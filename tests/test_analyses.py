@@ -65,7 +65,8 @@ def test_defaults_are_filled_in_runs(tmp_path):
 def test_enabled_lists_only_enabled_analyses(tmp_path):
     config = _load(tmp_path, "analyses: {haa: {enabled: false}}\n")
     assert analyses.enabled(config) == ["qe", "anomaly"]
-    assert {r["analysis"] for r in paths.finetune_runs(config)} == {"qe"}  # haa's are gone
+    # haa's runs are gone
+    assert {r["analysis"] for r in paths.finetune_runs(config)} == {"qe", "anomaly"}
     assert analyses.enabled(load_config([default_config_path()])) == ["haa", "qe", "anomaly"]
 
 

@@ -225,6 +225,7 @@ def test_each_command_module_registers_its_commands():
         "dataset",
         "stats",
         "skim-dimuon",
+        "cms-inputs",
         "model",
         "pretrain",
         "finetune",

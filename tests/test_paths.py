@@ -115,9 +115,10 @@ def test_all_ntuples_honours_only_samples(tmp_path):
 
 @pytest.mark.parametrize(
     # perlmutter: 10^8 events in 1020 shards of 10^5, minus 100 of the retired qcd_multib,
-    # plus 3432 of the QCD bb̄ slices (3.432 * 10^8 events, issue 15's background plan)
+    # plus 3432 of the QCD bb̄ slices (3.432 * 10^8 events, issue 15's background plan), plus
+    # anomaly's simulation (2 * 10^6 DY + 2 * 10^5 Upsilon tried: 20 + 2); ci: 4 + 25 + 15
     "override, expected",
-    [(None, None), ("ci.yaml", 4), ("perlmutter.yaml", 4352)],
+    [(None, None), ("ci.yaml", 44), ("perlmutter.yaml", 4374)],
 )
 def test_all_ntuples_of_shipped_configs(tmp_path, override, expected):
     """Every shipped configuration yields distinct ntuple paths, one per shard."""

@@ -14,10 +14,12 @@ import re
 import shlex
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
+from analyses.anomaly import paths as anomaly_paths
 from analyses.haa import paths as haa_paths
 from analyses.qe import paths as qe_paths
 from evenet import job_options as jo
@@ -141,6 +143,10 @@ def test_dry_run_all(profile, dry_runs):
     converted = {(d.get("variant"), s) for d in config["datasets"].values() for s in d["samples"]}
     config["output_dir"] = str(tmp_path / "out")
     runs = paths.finetune_runs(config)
+    # anomaly's generator runs are sampled (rule sample), never predicted
+    generators = [r for r in runs if r["analysis"] == "anomaly"]
+    searches = anomaly_paths.searches(config)
+    methods = anomaly_paths.methods(config)
     assert job_counts(output) == {
         "generate": _expected_shards(profile),
         "convert": len(converted),
@@ -148,7 +154,14 @@ def test_dry_run_all(profile, dry_runs):
         "stats": len(config["datasets"]),
         "pretrain": 1,
         "finetune": len(runs),
-        "predict": len(runs),
+        "predict": len(runs) - len(generators),
+        "sample": len(generators) * (1 + len(searches)),  # SB validation + SR per search
+        "anomaly_select": 1,
+        "anomaly_flow": len(config["analyses"]["anomaly"]["weak_supervision"]["flow"]["seeds"]),
+        "anomaly_classify": len(searches) * len(methods),
+        "anomaly_significance": len(searches),
+        "anomaly_generation_quality": 1,
+        "anomaly_summary": 1,
         **(
             {
                 "haa_xgboost": sum(
@@ -191,16 +204,18 @@ def test_dry_run_all(profile, dry_runs):
 
 
 def test_ci_shard_count_and_target(tmp_path):
-    """The CI scale is 4 shards (ttbar_dilepton 2 x 100, haa_4b_ma30 100, dimuon_lowmass 100)."""
+    """The CI scale is 44 shards of 100 events: ttbar_dilepton 2, haa_4b_ma30 1,
+    dimuon_lowmass 1, and anomaly's filtered dimuon_dy_boosted 25 and upsilon_boosted 15."""
     output = dry_run("ci", tmp_path, "generate_all")
-    assert job_counts(output) == {"generate": 4, "generate_all": 1}
+    assert job_counts(output) == {"generate": 44, "generate_all": 1}
     options = [job_options(c) for c in shell_commands(output)]
-    assert sorted(o["process"]["name"] for o in options) == [
-        "dimuon_lowmass",
-        "haa_4b_ma30",
-        "ttbar_dilepton",
-        "ttbar_dilepton",
-    ]
+    assert Counter(o["process"]["name"] for o in options) == {
+        "dimuon_lowmass": 1,
+        "haa_4b_ma30": 1,
+        "ttbar_dilepton": 2,
+        "dimuon_dy_boosted": 25,
+        "upsilon_boosted": 15,
+    }
     assert all(o["events"] == 100 for o in options)
     seeds = [o["seed"] for o in options]
     assert len(set(seeds)) == len(seeds), "two shards share a random stream"

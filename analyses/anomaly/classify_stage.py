@@ -21,8 +21,7 @@ import pyarrow.parquet as pq
 from analyses.anomaly import events as ev
 from analyses.anomaly.classifier import Settings, folds_of, score_data
 from analyses.anomaly.samples import FLOW, data_features, evenet_samples, flow_samples
-from evenet.io.event_keys import keys
-from evenet.io.predictions import to_numpy
+from evenet.io.predictions import keys, to_numpy
 from evenet.io.results import write_json, write_parquet
 
 

@@ -25,11 +25,14 @@ import pyarrow as pa
 
 from analyses.anomaly.quality import MuonCuts, passes
 from evenet.errors import EvenetError
-from evenet.io.event_keys import keys
-from evenet.io.manifest import load_manifest
-from evenet.io.predictions import dataset_table, to_numpy
-from evenet.io.selection import VAL_SALT
-from evenet.io.split import event_uniform
+from evenet.io.predictions import (
+    dataset_table,
+    event_hash_uniform,
+    extra_feature_names,
+    keys,
+    to_numpy,
+)
+from evenet.io.training_events import validation_mask
 from evenet.stats.weak_supervision import in_sidebands
 
 INJECTION_SALT = 0x1A7EC7  # event_uniform stream ordering the signal events for injection
@@ -53,11 +56,11 @@ def _index(names: Sequence[str], name: str, what: str, dataset) -> int:
 def select(dataset, sb: tuple[float, float]) -> pa.Table:
     """The selected events of a dataset folder with m_mumu inside ``sb``'s outer ends: sample,
     run, event, process and COLUMNS."""
-    manifest = load_manifest(dataset)
-    iso = _index(manifest.get("x_extra") or [], "iso", "x_extra", dataset)
-    ip3d = _index(manifest.get("x_extra") or [], "ip3d", "x_extra", dataset)
-    m_ll = _index(manifest.get("globals_extra") or [], "M_ll", "globals_extra", dataset)
-    pt_ll = _index(manifest.get("globals_extra") or [], "pT_ll", "globals_extra", dataset)
+    x_extra, globals_extra = extra_feature_names(dataset)
+    iso = _index(x_extra, "iso", "x_extra", dataset)
+    ip3d = _index(x_extra, "ip3d", "x_extra", dataset)
+    m_ll = _index(globals_extra, "M_ll", "globals_extra", dataset)
+    pt_ll = _index(globals_extra, "pT_ll", "globals_extra", dataset)
     table = dataset_table(dataset, ["x", "x_mask", "x_extra", "globals_extra", "process"])
     extra = to_numpy(table.column("x_extra"))
     globals_extra = to_numpy(table.column("globals_extra"))
@@ -98,17 +101,8 @@ def injection_plan(
     in_sr = (mass > sr[0]) & (mass < sr[1])
     b_sr = int((~is_signal & opposite & in_sr).sum())
     signal_rows = np.flatnonzero(is_signal)
-    order = signal_rows[
-        np.argsort(
-            event_uniform(
-                sample[signal_rows],
-                to_numpy(table.column("run"))[signal_rows],
-                to_numpy(table.column("event"))[signal_rows],
-                INJECTION_SALT,
-            ),
-            kind="stable",
-        )
-    ]
+    uniform = event_hash_uniform(table.take(pa.array(signal_rows, pa.int64())), INJECTION_SALT)
+    order = signal_rows[np.argsort(uniform, kind="stable")]
     rank = np.full(table.num_rows, -1, dtype=np.int64)
     rank[order] = np.arange(len(order))
     counts_sr = np.cumsum(opposite[order] & in_sr[order])
@@ -151,10 +145,4 @@ def search_rows(table: pa.Table, signal_total: int | None) -> np.ndarray:
 
 def generator_validation(table: pa.Table, val_fraction: float) -> np.ndarray:
     """The events the generator fine-tuning validates on (its own re-split hash)."""
-    v = event_uniform(
-        keys(table)[0].astype(str),
-        to_numpy(table.column("run")),
-        to_numpy(table.column("event")),
-        VAL_SALT,
-    )
-    return v < val_fraction
+    return validation_mask(table, val_fraction)

@@ -20,8 +20,7 @@ import pyarrow.parquet as pq
 from analyses.anomaly.classifier import FEATURES
 from analyses.anomaly.flow import FlowSettings, train_flow
 from analyses.anomaly.samples import data_features
-from evenet.io.event_keys import keys, locate
-from evenet.io.predictions import to_numpy
+from evenet.io.predictions import keys, locate, to_numpy
 from evenet.io.results import write_json, write_parquet
 
 

@@ -8,16 +8,13 @@ muon cuts, has opposite charges and lands in the requested region, as a data eve
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from analyses.anomaly.classifier import FEATURES
 from analyses.anomaly.quality import MuonCuts, passes
-from evenet.io.predictions import to_numpy
-from evenet.sampling.sample import METADATA_KEY
+from evenet.io.predictions import generated_metadata, to_numpy
 from evenet.stats.weak_supervision import in_sidebands
 
 FLOW = "flow"
@@ -25,10 +22,10 @@ FLOW = "flow"
 
 def _generated(path) -> tuple[pa.Table, dict]:
     table = pq.read_table(path)
-    metadata = (table.schema.metadata or {}).get(METADATA_KEY)
+    metadata = generated_metadata(table)
     if metadata is None:
-        raise ValueError(f"{path} is not an `evenet sample` output (no {METADATA_KEY!r} metadata)")
-    return table, json.loads(metadata)
+        raise ValueError(f"{path} is not an `evenet sample` output (no provenance metadata)")
+    return table, metadata
 
 
 def evenet_samples(

@@ -104,6 +104,17 @@ def register(commands) -> None:
     )
     skim.set_defaults(handler=run_skim)
 
+    cms = commands.add_parser(
+        "cms-inputs",
+        help="the file list and golden JSON of a CMS Open Data sample (config cms_data)",
+        description="Writes the NanoAOD file list (the entry's files, or the record's as "
+        "cernopendata-client lists them) and the golden JSON (copied or downloaded).",
+    )
+    cms.add_argument("--options", required=True, help="one cms_data entry (JSON)")
+    cms.add_argument("--files", required=True, help="the file list to write (one per line)")
+    cms.add_argument("--golden", required=True, help="the golden JSON to write")
+    cms.set_defaults(handler=run_cms_inputs)
+
 
 def run_convert(args) -> int:
     from evenet import job_options
@@ -183,6 +194,16 @@ def run_stats(args) -> int:
     stats = write_stats(args.dataset)
     print(summary(args.dataset))
     print(f"stats.json: {stats['events']} training events", file=sys.stderr)
+    return 0
+
+
+def run_cms_inputs(args) -> int:
+    import json
+
+    from evenet.io.cms_inputs import write_inputs
+
+    files = write_inputs(json.loads(args.options), args.files, args.golden)
+    print(f"cms-inputs: {len(files)} file(s) -> {args.files}", file=sys.stderr)
     return 0
 
 

@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 
 from evenet.errors import EvenetError
 from evenet.io.columns import to_numpy  # noqa: F401 (re-exported: analyses read columns with it)
-from evenet.io.event_keys import DuplicateEventError, keys, locate
+from evenet.io.event_keys import DuplicateEventError, keys, locate  # noqa: F401 (re-exported)
 from evenet.io.manifest import load_manifest, manifest_path, sha256_file, shard_entries
 from evenet.io.schema import SPLITS
 
@@ -33,6 +33,30 @@ ID_COLUMNS = (*KEY_COLUMNS, "split", "process", "weight")
 
 class PredictionError(EvenetError, ValueError):
     """Predictions cannot be used as asked: other dataset version, missing events, bad split."""
+
+
+def extra_feature_names(dataset: str | os.PathLike) -> tuple[list[str], list[str]]:
+    """The names of a dataset's x_extra and globals_extra columns (possibly empty)."""
+    manifest = load_manifest(dataset)
+    return list(manifest.get("x_extra") or []), list(manifest.get("globals_extra") or [])
+
+
+def event_hash_uniform(table: pa.Table, salt: int) -> np.ndarray:
+    """A fixed number in [0, 1) per event of ``table`` (sample, run, event) for the stream
+    ``salt``: orders or splits events reproducibly, independent of the dataset's split."""
+    from evenet.io.split import event_uniform
+
+    sample, run, event = keys(table)
+    return event_uniform(sample, run, event, salt)
+
+
+def generated_metadata(table: pa.Table) -> dict | None:
+    """The provenance `evenet sample` stored in its output (checkpoint, conditions, and the
+    names of the x_extra and globals_extra columns); None for any other file."""
+    from evenet.sampling.sample import METADATA_KEY as SAMPLE_KEY
+
+    raw = (table.schema.metadata or {}).get(SAMPLE_KEY)
+    return None if raw is None else json.loads(raw)
 
 
 def manifest_checksum(dataset: str | os.PathLike) -> str:

@@ -26,6 +26,15 @@ from evenet.io.manifest import load_manifest
 from evenet.io.predictions import dataset_shards, dataset_table
 
 
+def validation_mask(table: pa.Table, val_fraction: float) -> np.ndarray:
+    """Per event of ``table`` (sample, run, event): whether a fine-tuning with ``events:
+    {val_fraction: F}`` validates on it (the re-split hash of evenet.io.selection)."""
+    from evenet.io.predictions import event_hash_uniform
+    from evenet.io.selection import VAL_SALT
+
+    return event_hash_uniform(table, VAL_SALT) < val_fraction
+
+
 class TrainingEventsError(EvenetError, ValueError):
     """The options do not describe a training set of this dataset."""
 

@@ -15,6 +15,8 @@ rule convert:
     """
     input:
         lambda wc: paths.sample_ntuples(config, wc.sample),
+    wildcard_constraints:
+        sample=paths.generated_samples_regex(config),  # real data: rule cms_pointclouds
     params:
         # Conversion settings (variant merged), readers, topology checksum: a change reconverts.
         options=lambda wc: job_options.to_param(
