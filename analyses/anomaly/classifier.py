@@ -54,9 +54,12 @@ def score_data(
     samples: np.ndarray,
     sample_folds: np.ndarray,
     settings: Settings = Settings(),
+    sample_scores: np.ndarray | None = None,
 ) -> np.ndarray:
     """Out-of-fold scores of every data event (rows of ``data``: FEATURES). Training and
-    validation use the SR data (label 1) and the samples (label 0) of their folds."""
+    validation use the SR data (label 1) and the samples (label 0) of their folds. Given an
+    array ``sample_scores`` (len(samples)), it is filled with each sample's out-of-fold score
+    too, for the ROC check of samples against SR data on events no model trained on."""
     import xgboost
 
     scores = np.full(len(data), np.nan)
@@ -72,7 +75,9 @@ def score_data(
         x_val = np.vstack([samples[val_samples], data[val_data]])
         y_val = np.r_[np.zeros(val_samples.sum()), np.ones(val_data.sum())]
         chosen = data_folds == test
+        held_out = sample_folds == test
         total = np.zeros(chosen.sum())
+        total_samples = np.zeros(held_out.sum())
         for member in range(settings.ensemble):
             model = xgboost.XGBClassifier(
                 n_estimators=settings.n_estimators,
@@ -94,5 +99,9 @@ def score_data(
                 verbose=False,
             )
             total += model.predict_proba(data[chosen])[:, 1]
+            if sample_scores is not None and held_out.any():
+                total_samples += model.predict_proba(samples[held_out])[:, 1]
         scores[chosen] = total / settings.ensemble
+        if sample_scores is not None:
+            sample_scores[held_out] = total_samples / settings.ensemble
     return scores

@@ -63,15 +63,27 @@ def run(selected, plan_path, search, method, samples_path, options, outputs, log
     data_folds = folds_of(identity, k)
     sample_folds = np.random.default_rng(options["seed"]).permutation(len(samples)) % k
     settings = Settings(folds=k, ensemble=options["ensemble"], seed=options["seed"])
-    scores = score_data(data_features(data), data_folds, in_sr, samples, sample_folds, settings)
+    sample_scores = np.full(len(samples), np.nan)
+    scores = score_data(
+        data_features(data), data_folds, in_sr, samples, sample_folds, settings, sample_scores
+    )
     signal = to_numpy(data.column("signal_rank")) >= 0
     out = data.select(["sample", "run", "event", "mass", "opposite_sign"])
     out = out.append_column("signal", pa.array(signal)).append_column("score", pa.array(scores))
     write_parquet(outputs["scores"], out)
     record.update(search=search, method=method, sr_data=int(in_sr.sum()), samples=len(samples))
-    if signal[in_sr].any() and (~signal[in_sr]).any():
-        from sklearn.metrics import roc_auc_score
+    from sklearn.metrics import roc_auc_score
 
+    # The ROC check: SR data against the background samples, both scored out of fold (0.5:
+    # the samples describe the SR data, or nothing anomalous is there to find)
+    record["sr_vs_samples_auc"] = float(
+        roc_auc_score(
+            np.r_[np.ones(int(in_sr.sum())), np.zeros(len(samples))],
+            np.r_[scores[in_sr], sample_scores],
+        )
+    )
+    log(f"[classify] SR data vs samples, out of fold: AUC {record['sr_vs_samples_auc']:.3f}")
+    if signal[in_sr].any() and (~signal[in_sr]).any():
         record["truth_auc_sr"] = float(roc_auc_score(signal[in_sr], scores[in_sr]))
         log(f"[classify] truth AUC (signal vs background, SR) {record['truth_auc_sr']:.3f}")
     write_json(outputs["record"], record)

@@ -26,8 +26,17 @@ def test_every_data_event_gets_an_out_of_fold_score_that_finds_the_signal():
     data_folds = folds_of(range(len(data)), 5)
     sample_folds = folds_of(range(len(samples)), 5, salt=1)
     assert all(np.bincount(data_folds, minlength=5) > 0.15 * len(data))
-    scores = score_data(data, data_folds, in_sr, samples, sample_folds, settings)
+    sample_scores = np.full(len(samples), np.nan)
+    scores = score_data(data, data_folds, in_sr, samples, sample_folds, settings, sample_scores)
     assert np.isfinite(scores).all() and ((scores >= 0) & (scores <= 1)).all()
+    assert np.isfinite(sample_scores).all()
+    # the ROC check: SR background looks like the samples, the signal does not
+    background_sr = in_sr & ~is_signal
+    check = roc_auc_score(
+        np.r_[np.ones(background_sr.sum()), np.zeros(len(samples))],
+        np.r_[scores[background_sr], sample_scores],
+    )
+    assert abs(check - 0.5) < 0.05
     sr = in_sr
     assert roc_auc_score(is_signal[sr], scores[sr]) > 0.8
     # background in the SR and the SB look alike to the classifier (no mass, no sculpting)

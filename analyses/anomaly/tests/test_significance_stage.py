@@ -114,6 +114,7 @@ def test_rows_per_fpr_and_resample_and_the_summary(tmp_path):
             "samples": 400,
             "sr_data": 100,
             "truth_auc_sr": 0.61,
+            "sr_vs_samples_auc": 0.55,
         }  # fmt: skip
     ]
     plan["injections"]["inj0"] = {
@@ -123,7 +124,7 @@ def test_rows_per_fpr_and_resample_and_the_summary(tmp_path):
     text, injection = summary.render(plan, tables, quality, settings, records)
     peaks = cut[cut["method"] == "random"].groupby(["seed", "bootstrap"])["Z"].max()
     assert f"| random cut | 3 | {peaks.median():.2f} |" in text
-    assert "| inj5 | EveNet scratch | 2 | 1000 | 500 | 0.500 | 400 | 0.610 |" in text
+    assert "| inj5 | EveNet scratch | 2 | 1000 | 500 | 0.500 | 400 | 0.550 | 0.610 |" in text
     assert "| inj5 | 150 | 2.00 | 140 / 900 | CATHODE flow | OS |" in text
     assert "no same-sign events" in text and "6.39σ reweighted" in text
     assert set(injection["method"]) == {"mass_only", "flow", "pretrained"}
