@@ -51,9 +51,18 @@ def run(selected, plan_path, search, method, samples_path, options, outputs, log
         f"[classify] {search} / {method}: {int(in_sr.sum())} SR data events, {len(samples)} "
         f"background samples (quality-selection efficiency {record['efficiency']:.3f})"
     )
-    if len(samples) < options["folds"]:
-        raise ValueError(f"{samples_path}: {len(samples)} usable samples, too few to train on")
     k = options["folds"]
+    record.update(search=search, method=method, sr_data=int(in_sr.sum()), samples=len(samples))
+    if min(len(samples), int(in_sr.sum())) < 2 * k:  # a CI-scale run: too few to train
+        reason = f"{len(samples)} samples and {int(in_sr.sum())} SR data events for {k} folds"
+        log(f"[classify] insufficient events: {reason}; scores are NaN")
+        out = data.select(["sample", "run", "event", "mass", "opposite_sign"])
+        signal = to_numpy(data.column("signal_rank")) >= 0
+        out = out.append_column("signal", pa.array(signal))
+        out = out.append_column("score", pa.array(np.full(data.num_rows, np.nan)))
+        write_parquet(outputs["scores"], out)
+        write_json(outputs["record"], {**record, "status": "insufficient_events", "reason": reason})
+        return record
     identity = zip(
         keys(data)[0].astype(str),
         to_numpy(data.column("run")),
@@ -71,7 +80,7 @@ def run(selected, plan_path, search, method, samples_path, options, outputs, log
     out = data.select(["sample", "run", "event", "mass", "opposite_sign"])
     out = out.append_column("signal", pa.array(signal)).append_column("score", pa.array(scores))
     write_parquet(outputs["scores"], out)
-    record.update(search=search, method=method, sr_data=int(in_sr.sum()), samples=len(samples))
+    record["status"] = "ok"
     from sklearn.metrics import roc_auc_score
 
     # The ROC check: SR data against the background samples, both scored out of fold (0.5:

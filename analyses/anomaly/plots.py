@@ -77,6 +77,14 @@ def plot_z_vs_fpr(cut_rows, rew_rows, path, title: str = "") -> None:
     save_figure(figure, Path(path).with_suffix(""))
 
 
+def placeholder(path, reason: str) -> None:
+    """A figure saying why there is nothing to show (a CI-scale run)."""
+    figure, ax = plt.subplots(figsize=(8, 4))
+    ax.text(0.5, 0.5, reason, ha="center", va="center", transform=ax.transAxes, wrap=True)
+    ax.set_axis_off()
+    save_figure(figure, Path(path).with_suffix(""))
+
+
 def plot_cut_spectra(mass, score, window, path, title: str = "", fprs=(1.0, 0.1, 0.01)) -> None:
     from evenet.errors import EvenetError
     from evenet.stats.bumphunt import bump_hunt

@@ -122,6 +122,9 @@ def run(scores: dict[str, str], options: dict, outputs: dict, log=print) -> None
         method, seed = key.split("/")
         table = pq.read_table(path)
         mass, score = to_numpy(table.column("mass")), to_numpy(table.column("score"))
+        if np.isnan(score).all():  # its classifier had too few events (status in its record)
+            log(f"[significance] {key}: no scores (insufficient events), not fitted")
+            continue
         opposite = to_numpy(table.column("opposite_sign")).astype(bool)
         for sign, chosen in (("OS", opposite), ("SS", ~opposite)):
             sideband = int(in_sidebands(mass[chosen], window["sr"], window["sb"]).sum())
@@ -142,8 +145,17 @@ def run(scores: dict[str, str], options: dict, outputs: dict, log=print) -> None
     from analyses.anomaly.plots import plot_z_vs_fpr
 
     plot_z_vs_fpr(cut_rows, rew_rows, outputs["plot"], title=options.get("title", ""))
-    first = sorted(scores.items())[0] if scores else None
-    if first is not None:
+    scored = [
+        (key, path)
+        for key, path in sorted(scores.items())
+        if not np.isnan(to_numpy(pq.read_table(path, columns=["score"]).column("score"))).all()
+    ]
+    first = scored[0] if scored else None
+    if first is None:
+        from analyses.anomaly.plots import placeholder
+
+        placeholder(outputs["spectra"], "no classifier had enough events to score")
+    else:
         from analyses.anomaly.plots import plot_cut_spectra
 
         table = pq.read_table(first[1])

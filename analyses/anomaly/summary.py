@@ -127,6 +127,8 @@ def records_section(records: list[dict], cap: int) -> list[str]:
         auc = "–" if auc is None or pd.isna(auc) else f"{auc:.3f}"
         check = r.get("sr_vs_samples_auc")
         check = "–" if check is None or pd.isna(check) else f"{check:.3f}"
+        if r.get("status") == "insufficient_events":
+            check = auc = "too few events"
         lines.append(
             f"| {r['search']} | {label(r['method'])} | {r['seed']} | {r['generated']} | "
             f"{r['passing']} | {r['efficiency']:.3f} | {r['samples']} | {check} | {auc} |"

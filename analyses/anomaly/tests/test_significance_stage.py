@@ -51,8 +51,19 @@ def test_rows_per_fpr_and_resample_and_the_summary(tmp_path):
         "plot": tmp_path / "z.png",
         "spectra": tmp_path / "spectra.png",
     }
+    nan_scores = pq.read_table(tmp_path / "b.parquet")
+    nan_scores = nan_scores.set_column(
+        nan_scores.schema.get_field_index("score"),
+        "score",
+        pa.array(np.full(nan_scores.num_rows, np.nan)),  # NaN as classify_stage writes it
+    )
+    pq.write_table(nan_scores, tmp_path / "nan.parquet")
     significance_stage.run(
-        {"flow/1": str(tmp_path / "a.parquet"), "pretrained/1": str(tmp_path / "b.parquet")},
+        {
+            "flow/1": str(tmp_path / "a.parquet"),
+            "pretrained/1": str(tmp_path / "b.parquet"),
+            "scratch/1": str(tmp_path / "nan.parquet"),  # too few events: skipped
+        },
         options,
         outputs,
         log=lambda _: None,

@@ -92,6 +92,17 @@ def test_select_flow_classify_and_quality_chain(tmp_path):
     scored = pq.read_table(scores["scores"]).to_pandas()
     assert len(scored) == len(selected) and scored["score"].between(0, 1).all()
 
+    # too few samples (a CI-scale generator): NaN scores and a status, not a crash
+    few = out / "few.parquet"
+    pq.write_table(pq.read_table(flow_out["sr_data"]).slice(0, 3), few)
+    few_out = {"scores": out / "few_scores.parquet", "record": out / "few.json"}
+    options = {"sr": WINDOW["sr"], "samples_per_sr_event": 2, "folds": 5, "ensemble": 1, "seed": 0}
+    classify_stage.run(
+        outputs["events"], outputs["plan"], "data", "flow", few, options, few_out, log=print
+    )
+    assert json.loads(few_out["record"].read_text())["status"] == "insufficient_events"
+    assert pq.read_table(few_out["scores"]).to_pandas()["score"].isna().all()
+
     quality = {"table": out / "quality.csv", "plot": out / "quality.png"}
     quality_stage.run(
         outputs["events"],
