@@ -16,7 +16,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
-FEATURES = ("dimuon_pt", "mu0_ip3d", "mu1_ip3d")
+FEATURES = ("dimuon_pt", "mu0_ip3d", "mu1_ip3d")  # the reference's; what every model generates
+# Inputs the classifier may use instead (weak_supervision.classifier.features): the generated
+# features and functions of them and the mass. pT/m is a study option: where the selection
+# ties pT to m (our detector's partner-muon isolation), pT itself sculpts the mass spectrum.
+INPUTS = (*FEATURES, "dimuon_pt_over_mass")
+
+
+def classifier_inputs(features: np.ndarray, mass: np.ndarray, names=FEATURES) -> np.ndarray:
+    """The classifier's input columns ``names`` from FEATURES columns and the mass."""
+    columns = {name: features[:, i] for i, name in enumerate(FEATURES)}
+    columns["dimuon_pt_over_mass"] = columns["dimuon_pt"] / np.asarray(mass, dtype=np.float64)
+    unknown = [n for n in names if n not in columns]
+    if unknown:
+        raise ValueError(f"unknown classifier inputs {unknown} (known: {', '.join(INPUTS)})")
+    return np.column_stack([columns[n] for n in names])
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from analyses.anomaly import events as ev
-from analyses.anomaly.classifier import Settings, folds_of, score_data
+from analyses.anomaly.classifier import FEATURES, Settings, classifier_inputs, folds_of, score_data
 from analyses.anomaly.samples import FLOW, data_features, evenet_samples, flow_samples
 from evenet.io.predictions import keys, to_numpy
 from evenet.io.results import write_json, write_parquet
@@ -44,9 +44,11 @@ def run(selected, plan_path, search, method, samples_path, options, outputs, log
     in_sr = opposite & (mass > sr[0]) & (mass < sr[1])
     cap = options["samples_per_sr_event"] * int(in_sr.sum())
     if method == FLOW:
-        samples, _, record = flow_samples(samples_path, cap)
+        samples, sample_mass, record = flow_samples(samples_path, cap)
     else:
-        samples, _, record = evenet_samples(samples_path, sr, cap=cap)
+        samples, sample_mass, record = evenet_samples(samples_path, sr, cap=cap)
+    inputs = list(options.get("features") or FEATURES)
+    samples = classifier_inputs(samples, sample_mass, inputs)
     log(
         f"[classify] {search} / {method}: {int(in_sr.sum())} SR data events, {len(samples)} "
         f"background samples (quality-selection efficiency {record['efficiency']:.3f})"
@@ -74,13 +76,20 @@ def run(selected, plan_path, search, method, samples_path, options, outputs, log
     settings = Settings(folds=k, ensemble=options["ensemble"], seed=options["seed"])
     sample_scores = np.full(len(samples), np.nan)
     scores = score_data(
-        data_features(data), data_folds, in_sr, samples, sample_folds, settings, sample_scores
+        classifier_inputs(data_features(data), mass, inputs),
+        data_folds,
+        in_sr,
+        samples,
+        sample_folds,
+        settings,
+        sample_scores,
     )
     signal = to_numpy(data.column("signal_rank")) >= 0
     out = data.select(["sample", "run", "event", "mass", "opposite_sign"])
     out = out.append_column("signal", pa.array(signal)).append_column("score", pa.array(scores))
     write_parquet(outputs["scores"], out)
     record["status"] = "ok"
+    record["features"] = inputs
     from sklearn.metrics import roc_auc_score
 
     # The ROC check: SR data against the background samples, both scored out of fold (0.5:

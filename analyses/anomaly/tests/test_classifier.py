@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from sklearn.metrics import roc_auc_score
 
 from analyses.anomaly.classifier import Settings, folds_of, score_data
@@ -48,3 +49,15 @@ def test_folds_are_fixed_by_the_event_identity():
     keys = [("data", 1, e) for e in range(100)]
     np.testing.assert_array_equal(folds_of(keys, 5), folds_of(list(reversed(keys)), 5)[::-1])
     assert not np.array_equal(folds_of(keys, 5), folds_of(keys, 5, salt=1))
+
+
+def test_classifier_inputs_by_name():
+    from analyses.anomaly.classifier import classifier_inputs
+
+    features = np.array([[50.0, 0.01, 0.02], [30.0, 0.03, 0.04]])
+    mass = np.array([10.0, 6.0])
+    np.testing.assert_allclose(classifier_inputs(features, mass), features)
+    chosen = classifier_inputs(features, mass, ["dimuon_pt_over_mass", "mu1_ip3d"])
+    np.testing.assert_allclose(chosen, [[5.0, 0.02], [5.0, 0.04]])
+    with pytest.raises(ValueError, match="unknown classifier inputs"):
+        classifier_inputs(features, mass, ["mass"])
