@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 from analyses.anomaly import events as ev
 from analyses.anomaly.classifier import FEATURES, Settings, classifier_inputs, folds_of, score_data
 from analyses.anomaly.samples import FLOW, data_features, evenet_samples, flow_samples
+from evenet.errors import EvenetError
 from evenet.io.predictions import keys, to_numpy
 from evenet.io.results import write_json, write_parquet
 
@@ -115,15 +116,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scores", required=True)
     parser.add_argument("--record", required=True)
     args = parser.parse_args(argv)
-    run(
-        args.selected,
-        args.plan,
-        args.search,
-        args.method,
-        args.samples,
-        json.loads(args.options),
-        {"scores": args.scores, "record": args.record},
-    )
+    try:
+        run(
+            args.selected,
+            args.plan,
+            args.search,
+            args.method,
+            args.samples,
+            json.loads(args.options),
+            {"scores": args.scores, "record": args.record},
+        )
+    except (EvenetError, ValueError, KeyError, OSError) as error:
+        print(f"anomaly_classify: {error}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -175,7 +175,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--options", required=True)
     parser.add_argument("--outputs", required=True)
     args = parser.parse_args(argv)
-    run(json.loads(args.scores), json.loads(args.options), json.loads(args.outputs))
+    try:
+        run(json.loads(args.scores), json.loads(args.options), json.loads(args.outputs))
+    except (EvenetError, ValueError, KeyError, OSError) as error:
+        print(f"anomaly_significance: {error}", file=sys.stderr)
+        return 1
     return 0
 
 

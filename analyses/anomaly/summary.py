@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from analyses.anomaly.plots import bands, label, plot_injection
+from evenet.errors import EvenetError
 from evenet.io.results import write_text
 
 PUBLISHED = [
@@ -248,24 +249,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--summary", required=True)
     parser.add_argument("--injection", required=True)
     args = parser.parse_args(argv)
-    plan = json.loads(Path(args.plan).read_text())
-    tables = {
-        name: (pd.read_csv(cut, dtype={"seed": str}), pd.read_csv(rew, dtype={"seed": str}))
-        for name, (cut, rew) in json.loads(args.searches).items()
-    }
-    records = [
-        {**json.loads(Path(path).read_text()), "seed": path.rsplit("_seed", 1)[1].split(".")[0]}
-        for path in json.loads(args.records)
-    ]
-    text, injection = render(
-        plan,
-        tables,
-        pd.read_csv(args.quality, dtype={"seed": str}),
-        json.loads(args.settings),
-        records,
-    )
-    plot_injection(injection, args.injection)
-    write_text(args.summary, text)
+    try:
+        plan = json.loads(Path(args.plan).read_text())
+        tables = {
+            name: (pd.read_csv(cut, dtype={"seed": str}), pd.read_csv(rew, dtype={"seed": str}))
+            for name, (cut, rew) in json.loads(args.searches).items()
+        }
+        records = [
+            {**json.loads(Path(path).read_text()), "seed": path.rsplit("_seed", 1)[1].split(".")[0]}
+            for path in json.loads(args.records)
+        ]
+        text, injection = render(
+            plan,
+            tables,
+            pd.read_csv(args.quality, dtype={"seed": str}),
+            json.loads(args.settings),
+            records,
+        )
+        plot_injection(injection, args.injection)
+        write_text(args.summary, text)
+    except (EvenetError, ValueError, KeyError, OSError) as error:
+        print(f"anomaly_summary: {error}", file=sys.stderr)
+        return 1
     return 0
 
 

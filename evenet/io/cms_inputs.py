@@ -85,6 +85,9 @@ def read_golden(source: str) -> dict:
 
 def write_inputs(options: dict, files_output, golden_output) -> list[str]:
     """Resolve and write one cms_data entry's file list (one per line) and golden JSON."""
+    missing = [key for key in ("record", "golden_json") if key not in options]
+    if missing:
+        raise CmsInputError(f"the cms_data entry lacks {', '.join(missing)} (got {options})")
     golden = read_golden(options["golden_json"])
     files = resolve_files(options["record"], options.get("files") or [])
     write_json(golden_output, golden)
