@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 from analyses.anomaly import events as ev
 from analyses.anomaly.classifier import FEATURES, Settings, classifier_inputs, folds_of, score_data
 from analyses.anomaly.samples import FLOW, data_features, evenet_samples, flow_samples
-from evenet.errors import EvenetError
+from analyses.anomaly.stage_cli import run_stage
 from evenet.io.predictions import keys, to_numpy
 from evenet.io.results import write_json, write_parquet
 
@@ -116,8 +116,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scores", required=True)
     parser.add_argument("--record", required=True)
     args = parser.parse_args(argv)
-    try:
-        run(
+    return run_stage(
+        "anomaly_classify",
+        lambda: run(
             args.selected,
             args.plan,
             args.search,
@@ -125,11 +126,8 @@ def main(argv: list[str] | None = None) -> int:
             args.samples,
             json.loads(args.options),
             {"scores": args.scores, "record": args.record},
-        )
-    except (EvenetError, ValueError, KeyError, OSError) as error:
-        print(f"anomaly_classify: {error}", file=sys.stderr)
-        return 1
-    return 0
+        ),
+    )
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 from analyses.anomaly.classifier import FEATURES
 from analyses.anomaly.flow import FlowSettings, train_flow
 from analyses.anomaly.samples import data_features
-from evenet.errors import EvenetError
+from analyses.anomaly.stage_cli import run_stage
 from evenet.io.predictions import keys, locate, to_numpy
 from evenet.io.results import write_json, write_parquet
 
@@ -73,19 +73,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, required=True)
     parser.add_argument("--epochs", type=int, required=True)
     args = parser.parse_args(argv)
-    try:
-        run(
+    return run_stage(
+        "anomaly_flow",
+        lambda: run(
             args.selected,
             args.sideband,
             json.loads(args.conditions),
             json.loads(args.outputs),
             args.seed,
             args.epochs,
-        )
-    except (EvenetError, ValueError, KeyError, OSError) as error:
-        print(f"anomaly_flow: {error}", file=sys.stderr)
-        return 1
-    return 0
+        ),
+    )
 
 
 if __name__ == "__main__":

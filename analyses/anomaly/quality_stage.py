@@ -21,7 +21,7 @@ from analyses.anomaly.classifier import FEATURES
 from analyses.anomaly.flow_stage import sideband_events
 from analyses.anomaly.generation_metrics import classifier_auc, coverage, mmd
 from analyses.anomaly.samples import FLOW, data_features, evenet_samples, flow_samples
-from evenet.errors import EvenetError
+from analyses.anomaly.stage_cli import run_stage
 from evenet.io.predictions import to_numpy
 from evenet.io.results import write_csv
 
@@ -86,18 +86,16 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("selected", "sideband", "samples", "options", "table", "plot"):
         parser.add_argument(f"--{name}", required=True)
     args = parser.parse_args(argv)
-    try:
-        run(
+    return run_stage(
+        "anomaly_generation_quality",
+        lambda: run(
             args.selected,
             args.sideband,
             json.loads(args.samples),
             json.loads(args.options),
             {"table": args.table, "plot": args.plot},
-        )
-    except (EvenetError, ValueError, KeyError, OSError) as error:
-        print(f"anomaly_generation_quality: {error}", file=sys.stderr)
-        return 1
-    return 0
+        ),
+    )
 
 
 if __name__ == "__main__":

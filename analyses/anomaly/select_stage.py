@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from analyses.anomaly import events as ev
 from analyses.anomaly.paths import sr_conditions_name
-from evenet.errors import EvenetError
+from analyses.anomaly.stage_cli import run_stage
 from evenet.io.predictions import to_numpy
 from evenet.io.results import write_json, write_parquet
 from evenet.stats.bumphunt import bump_hunt, sample_signal_region_masses
@@ -105,12 +105,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--options", required=True, help="the job's options (JSON)")
     parser.add_argument("--outputs", required=True, help="output name -> path (JSON)")
     args = parser.parse_args(argv)
-    try:
-        run(args.dataset, json.loads(args.options), json.loads(args.outputs))
-    except EvenetError as error:
-        print(f"anomaly_select: {error}", file=sys.stderr)
-        return 1
-    return 0
+    return run_stage(
+        "anomaly_select",
+        lambda: run(args.dataset, json.loads(args.options), json.loads(args.outputs)),
+    )
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ import sys
 import numpy as np
 import pyarrow.parquet as pq
 
+from analyses.anomaly.stage_cli import run_stage
 from evenet.errors import EvenetError
 from evenet.io.predictions import to_numpy
 from evenet.io.results import write_csv
@@ -175,12 +176,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--options", required=True)
     parser.add_argument("--outputs", required=True)
     args = parser.parse_args(argv)
-    try:
-        run(json.loads(args.scores), json.loads(args.options), json.loads(args.outputs))
-    except (EvenetError, ValueError, KeyError, OSError) as error:
-        print(f"anomaly_significance: {error}", file=sys.stderr)
-        return 1
-    return 0
+    return run_stage(
+        "anomaly_significance",
+        lambda: run(json.loads(args.scores), json.loads(args.options), json.loads(args.outputs)),
+    )
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from analyses.anomaly.plots import bands, label, plot_injection
-from evenet.errors import EvenetError
+from analyses.anomaly.stage_cli import run_stage
 from evenet.io.results import write_text
 
 PUBLISHED = [
@@ -249,7 +249,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--summary", required=True)
     parser.add_argument("--injection", required=True)
     args = parser.parse_args(argv)
-    try:
+
+    def stage() -> None:
         plan = json.loads(Path(args.plan).read_text())
         tables = {
             name: (pd.read_csv(cut, dtype={"seed": str}), pd.read_csv(rew, dtype={"seed": str}))
@@ -268,10 +269,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         plot_injection(injection, args.injection)
         write_text(args.summary, text)
-    except (EvenetError, ValueError, KeyError, OSError) as error:
-        print(f"anomaly_summary: {error}", file=sys.stderr)
-        return 1
-    return 0
+
+    return run_stage("anomaly_summary", stage)
 
 
 if __name__ == "__main__":
