@@ -59,8 +59,10 @@ def main() -> None:
         conditions = pq.read_table(names["conditions"]).column("M_ll").to_numpy()
         mass = np.stack(generated.column("globals_extra").to_numpy(zero_copy_only=False))[:, 0]
         delta = mass - np.repeat(conditions, oversample)
+        levels = (0.1, 0.5, 0.9)
+        quantiles = np.quantile(delta, levels)
         result["generated_mass_minus_condition_quantiles"] = {
-            str(q): float(v) for q, v in zip((0.1, 0.5, 0.9), np.quantile(delta, [0.1, 0.5, 0.9]))
+            str(q): float(v) for q, v in zip(levels, quantiles, strict=True)
         }
         result["generated_median_abs_delta_m"] = float(np.median(np.abs(delta)))
     print(json.dumps(result, indent=1))
