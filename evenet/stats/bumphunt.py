@@ -179,27 +179,35 @@ class Fit:
     iterations: int
 
 
-def _newton(a: np.ndarray, terms: Terms, use: np.ndarray, start: np.ndarray) -> tuple:
-    """Minimise -2 ln L over theta (means a @ theta) by damped Newton; returns (theta, value,
-    converged, iterations)."""
+def _newton(
+    a: np.ndarray, terms: Terms, use: np.ndarray, start: np.ndarray, barrier: float = 0.0
+) -> tuple:
+    """Minimise -2 ln L - 2 barrier * sum(ln lambda) over theta (means a @ theta) by damped
+    Newton from a feasible start; returns (theta, -2 ln L, converged, iterations)."""
     a = a[use]
     n, f = terms.n[use], terms.f[use]
     weight_n = np.where(terms.empty[use], 0.0, n)
 
-    def value(theta):
+    def likelihood(theta):
         lam = np.full(len(terms.n), 1.0)
         lam[use] = a @ theta
         return minus_two_log_likelihood(lam, terms, use)
 
+    def value(theta):
+        nll2 = likelihood(theta)
+        if barrier == 0.0 or not np.isfinite(nll2):
+            return nll2
+        return nll2 - 2.0 * barrier * float(np.sum(np.log(a @ theta)))
+
     theta, current = start.copy(), value(start)
     for iteration in range(1, 201):
         lam = a @ theta
-        gradient = 2.0 * a.T @ ((1.0 - weight_n / lam) / f)
-        hessian = 2.0 * (a.T * (weight_n / (f * lam**2))) @ a
+        gradient = 2.0 * a.T @ ((1.0 - weight_n / lam) / f - barrier / lam)
+        hessian = 2.0 * (a.T * ((weight_n / f + barrier) / lam**2)) @ a
         step = -np.linalg.lstsq(hessian, gradient, rcond=None)[0]
         decrement = -float(gradient @ step)
         if decrement < 1e-10:
-            return theta, current, True, iteration
+            return theta, likelihood(theta), True, iteration
         alpha = 1.0
         while alpha > 1e-12:
             trial = theta + alpha * step
@@ -208,9 +216,23 @@ def _newton(a: np.ndarray, terms: Terms, use: np.ndarray, start: np.ndarray) -> 
                 break
             alpha *= 0.5
         else:
-            return theta, current, False, iteration
+            return theta, likelihood(theta), False, iteration
         theta, current = trial, trial_value
-    return theta, current, False, 200
+    return theta, likelihood(theta), False, 200
+
+
+def _constrained(a: np.ndarray, terms: Terms, use: np.ndarray, start: np.ndarray) -> tuple:
+    """The maximum likelihood where it lies on the boundary (a mean -> 0 in empty bins, as
+    after a tight classifier cut): the barrier (interior-point) method, Newton on -2 ln L -
+    2 mu sum(ln lambda) for mu = 1, 0.1, ..., 1e-9 from a feasible start, each solve warm
+    started from the last. Its -2 ln L is within 2 mu x (number of bins) of the optimum.
+    Returns (theta, -2 ln L, converged, iterations)."""
+    theta, total, converged = start.copy(), 0, True
+    for mu in 10.0 ** -np.arange(0, 10):
+        theta, nll2, inner, iterations = _newton(a, terms, use, theta, barrier=mu)
+        total += iterations
+        converged = inner
+    return theta, nll2, converged, total
 
 
 def _start(binning: Binning, terms: Terms, degree: int) -> np.ndarray:
@@ -318,6 +340,9 @@ def _fit_newton(binning, terms, degree, start, use_all, use_sb) -> tuple[Fit, Fi
     fits = []
     for use in (use_all, use_sb):
         theta_t, value, converged, iterations = _newton(a_t, terms, use, start_t)
+        if not converged:  # the optimum is on the boundary lambda >= 0: interior point
+            theta_t, value, converged, more = _constrained(a_t, terms, use, start_t)
+            iterations += more
         fits.append(Fit(to_power_basis(theta_t, centre, scale), value, converged, iterations))
     return fits[0], fits[1]
 
