@@ -37,7 +37,6 @@ from evenet.stats.weak_supervision import in_sidebands
 
 INJECTION_SALT = 0x1A7EC7  # event_uniform stream ordering the signal events for injection
 MIN_ISOLATION = 0.55  # both muons: pfRelIso04_all >= 0.55 (anti-isolated, arXiv:2502.14036)
-COLUMNS = ("mass", "dimuon_pt", "mu0_ip3d", "mu1_ip3d", "opposite_sign")
 
 
 class AnomalyInputError(EvenetError, ValueError):
@@ -55,7 +54,7 @@ def _index(names: Sequence[str], name: str, what: str, dataset) -> int:
 
 def select(dataset, sb: tuple[float, float]) -> pa.Table:
     """The selected events of a dataset folder with m_mumu inside ``sb``'s outer ends: sample,
-    run, event, process and COLUMNS."""
+    run, event, process, mass, dimuon_pt, mu0_ip3d, mu1_ip3d and opposite_sign."""
     x_extra, globals_extra = extra_feature_names(dataset)
     iso = _index(x_extra, "iso", "x_extra", dataset)
     ip3d = _index(x_extra, "ip3d", "x_extra", dataset)
