@@ -66,12 +66,16 @@ for _analysis in analyses.enabled(config):
     include: analyses.rules_file(_analysis)
 
 
+include: "workflow/rules/report.smk"
+
+
 rule all:
     """Everything the configuration asks for.
 
     Every reconstruction ntuple (rule generate_all), every dataset with its statistics (rule
-    datasets_all), the pretrained model (rule pretrain) and the whole result of every enabled
-    analysis (rules <name>_all, which request the fine-tunings and predictions they need).
+    datasets_all), the pretrained model (rule pretrain), the whole result of every enabled
+    analysis (rules <name>_all, which request the fine-tunings and predictions they need) and
+    the report of them all (rule report, {output_dir}/report/index.html).
     """
     default_target: True
     input:
@@ -79,3 +83,4 @@ rule all:
         rules.datasets_all.input,
         rules.pretrain.output,
         analyses.all_targets(rules, config),
+        rules.report.output,

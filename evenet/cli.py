@@ -27,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="evenet",
         description="EveNet pipeline: generate, convert, dataset, stats, model, pretrain, "
-        "finetune, predict, sample, bumphunt, bench.",
+        "finetune, predict, sample, bumphunt, bench, report.",
     )
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     for name in COMMAND_MODULES:

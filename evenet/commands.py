@@ -2,7 +2,7 @@
 
 Each defines ``register(commands)``: it adds its subcommand(s) to the argparse subparsers and
 sets ``handler`` (a function of the parsed arguments returning the exit status) on each.
-Adding a command (``evenet sample``, ``evenet bumphunt``) is one line here. The modules import
+Adding a command (``evenet sample``, ``evenet report``) is one line here. The modules import
 only argparse-level code at the top: a command loads torch, uproot or Pythia only when run.
 """
 
@@ -14,4 +14,5 @@ COMMAND_MODULES = (
     "evenet.sampling.cli",  # sample
     "evenet.stats.cli",  # bumphunt
     "evenet.bench.cli",  # bench generate | convert | loader | train | model
+    "evenet.report.cli",  # report
 )

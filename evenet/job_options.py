@@ -210,3 +210,9 @@ def differences(options: Mapping[str, Any], defaults: Mapping[str, Any]) -> list
         for key, value in sorted(options.items())
         if defaults.get(key) != value
     ]
+
+
+def report(config: Mapping[str, Any]) -> dict:
+    """Options of rule report: the whole resolved config (the report fingerprints and lists
+    every section, so any change of the config rewrites it)."""
+    return {"config": plain(config)}

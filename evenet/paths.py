@@ -19,7 +19,11 @@ Layout below ``config['output_dir']`` (``{out}``):
     {out}/analyses/{analysis}/conditions/{name}.parquet   condition columns for rule sample
     {out}/logs/{rule}/{wildcards}.log                 log of one job ({out}/logs/{analysis}/
                                                       for an analysis's own jobs)
-    {out}/benchmarks/{rule}/{wildcards}.tsv           Snakemake benchmark of one job (likewise)
+    {out}/benchmarks/{rule}/{wildcards}.tsv           Snakemake benchmark of one job
+                                                      ({out}/benchmarks/{analysis}/{step}/ for
+                                                      an analysis's own jobs)
+    {out}/envs/{name}/                                side environments (SPANet's, status.json)
+    {out}/report/index.html, index.md, files/         the report (rule report)
 
 Concrete paths write the shard index zero-padded to ``SHARD_DIGITS`` digits (``ttbar_007``);
 the ``*_pattern`` functions return the same paths with Snakemake wildcards ``{sample}`` and
@@ -291,6 +295,21 @@ def analysis_predictions(config: Mapping[str, Any], analysis: str) -> list[Path]
 # --- analyses --------------------------------------------------------------------------------
 
 
+def report_dir(config: Mapping[str, Any]) -> Path:
+    """The report (rule report): index.html, index.md and the files/ they show and link."""
+    return output_dir(config) / "report"
+
+
+def benchmarks_dir(config: Mapping[str, Any]) -> Path:
+    """Every job's Snakemake benchmark below ``{out}/benchmarks`` (the report's budget)."""
+    return output_dir(config) / "benchmarks"
+
+
+def envs_dir(config: Mapping[str, Any]) -> Path:
+    """Side environments built by rules (``{out}/envs/<name>``, e.g. SPANet's)."""
+    return output_dir(config) / "envs"
+
+
 def analysis_dir(config: Mapping[str, Any], analysis: str) -> Path:
     """Results of one analysis: ``{out}/analyses/<analysis>/`` (its paths.py builds on this)."""
     return output_dir(config) / "analyses" / analysis
@@ -313,6 +332,10 @@ def analysis_log_pattern(config: Mapping[str, Any], analysis: str, name: str) ->
     return str(Path(_root(config)) / "logs" / analysis / f"{name}.log")
 
 
-def analysis_benchmark_pattern(config: Mapping[str, Any], analysis: str, name: str) -> str:
-    """Benchmark of an analysis job, ``{out}/benchmarks/<analysis>/<name>.tsv`` (a pattern)."""
-    return str(Path(_root(config)) / "benchmarks" / analysis / f"{name}.tsv")
+def analysis_benchmark_pattern(
+    config: Mapping[str, Any], analysis: str, step: str, name: str | None = None
+) -> str:
+    """Benchmark of an analysis job, ``{out}/benchmarks/<analysis>/<step>/<name>.tsv`` (a
+    pattern; ``name`` defaults to ``step`` and may hold wildcards). The report's budget table
+    sums the jobs of one ``step`` into one line (evenet/report/benchmarks.py)."""
+    return str(Path(_root(config)) / "benchmarks" / analysis / step / f"{name or step}.tsv")

@@ -233,9 +233,10 @@ def test_each_command_module_registers_its_commands():
         "sample",
         "bumphunt",
         "bench",
+        "report",
     }
     assert all(choices[c].get_default("handler") for c in choices if c != "bench")
-    assert len(COMMAND_MODULES) == 7
+    assert len(COMMAND_MODULES) == 8
 
 
 def test_a_reader_that_stops_early_is_not_an_error(tmp_path):

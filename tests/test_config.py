@@ -63,8 +63,8 @@ def test_partial_nested_object_keeps_values_and_fills_the_rest(tmp_path):
 
 def test_schema_defaults_match_config_yaml():
     """Defaults live in the schema and in config/config.yaml; they must not drift apart
-    (generation.samples, datasets, conversion_variants and analyses excepted: their schema
-    default is none at all)."""
+    (generation.samples, datasets, conversion_variants, analyses and report.notes excepted:
+    their schema default is none at all)."""
     defaults = _schema_defaults(load_schema())
     filled = load_config([default_config_path()])
     assert filled["generation"].pop("samples")
@@ -75,6 +75,8 @@ def test_schema_defaults_match_config_yaml():
     assert defaults.pop("conversion_variants") == {}
     assert filled.pop("analyses")
     assert defaults.pop("analyses") == {}
+    assert filled["report"].pop("notes")  # the local scale's caveats
+    assert defaults["report"].pop("notes") == []
     assert filled == defaults
 
 

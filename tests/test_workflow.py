@@ -173,7 +173,7 @@ def test_dry_run_all(profile, dry_runs):
                 "haa_summary": 1,
             }
             if haa_paths.evaluated_runs(config)
-            else {}
+            else {"haa_status": 1}  # insufficient_events: no signal-vs-background run
         ),
         "haa_cutflow": 1,
         **dict.fromkeys(
@@ -189,6 +189,7 @@ def test_dry_run_all(profile, dry_runs):
         ),
         "qe_unfold_method": len(qe_paths.method_labels(config)),  # one job per reconstruction
         "anomaly_mass_only": len(config["analyses"]["anomaly"]["mass_only"]),
+        "report": 1,
         "all": 1,
     }
     # The methods are compared where the haa dataset has signal and background (not at ci).

@@ -69,7 +69,7 @@ rule anomaly_mass_only:
     log:
         paths.analysis_log_pattern(config, "anomaly", "mass_only_{name}"),
     benchmark:
-        paths.analysis_benchmark_pattern(config, "anomaly", "mass_only_{name}")
+        paths.analysis_benchmark_pattern(config, "anomaly", "mass_only", "mass_only_{name}")
     resources:
         runtime=10,
         mem_mb=2000,

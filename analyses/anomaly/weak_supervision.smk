@@ -143,7 +143,7 @@ if _weak["dataset"] is not None:
         log:
             paths.analysis_log_pattern(config, "anomaly", "flow_seed{seed}"),
         benchmark:
-            paths.analysis_benchmark_pattern(config, "anomaly", "flow_seed{seed}")
+            paths.analysis_benchmark_pattern(config, "anomaly", "flow", "flow_seed{seed}")
         resources:
             runtime=60,
             mem_mb=2000,
@@ -188,7 +188,7 @@ if _weak["dataset"] is not None:
             paths.analysis_log_pattern(config, "anomaly", "classify_{search}_{method}_seed{seed}"),
         benchmark:
             paths.analysis_benchmark_pattern(
-                config, "anomaly", "classify_{search}_{method}_seed{seed}"
+                config, "anomaly", "classify", "classify_{search}_{method}_seed{seed}"
             )
         resources:
             runtime=30,
@@ -237,7 +237,9 @@ if _weak["dataset"] is not None:
         log:
             paths.analysis_log_pattern(config, "anomaly", "significance_{search}"),
         benchmark:
-            paths.analysis_benchmark_pattern(config, "anomaly", "significance_{search}")
+            paths.analysis_benchmark_pattern(
+                config, "anomaly", "significance", "significance_{search}"
+            )
         resources:
             runtime=30,
             mem_mb=2000,
@@ -304,6 +306,8 @@ if _weak["dataset"] is not None:
             **anomaly_paths.summary(config),
         log:
             paths.analysis_log_pattern(config, "anomaly", "summary"),
+        benchmark:
+            paths.analysis_benchmark_pattern(config, "anomaly", "summary")
         resources:
             runtime=10,
             mem_mb=2000,

@@ -132,7 +132,7 @@ SPANET_REQUIREMENTS = str(Path(__file__).with_name("spanet-requirements.txt"))
 
 def spanet_env(config: Mapping[str, Any]) -> Path:
     """SPANet's pinned virtual environment (built once per output_dir, rule haa_spanet_env)."""
-    return Path(paths.output_dir(config)) / "envs" / "spanet"
+    return paths.envs_dir(config) / "spanet"
 
 
 def spanet_dir(config: Mapping[str, Any], run="{run}", size="{size}", seed="{seed}") -> Path:
@@ -156,6 +156,11 @@ def evaluation(config: Mapping[str, Any]) -> dict[str, str]:
 
 def summary(config: Mapping[str, Any]) -> str:
     return str(results_dir(config) / "summary.md")
+
+
+def status(config: Mapping[str, Any]) -> str:
+    """status.json of a result with no numbers (`insufficient_events`; analyses/haa/status.py)."""
+    return str(results_dir(config) / "status.json")
 
 
 PLOTS = ("roc", "rejection25_vs_size", "purity_vs_size", "scores", "limits_vs_ma")

@@ -32,7 +32,7 @@ rule haa_all:
     input:
         haa_paths.cutflow(config),
         haa_paths.predictions(config),
-        [haa_paths.summary(config)] if haa_paths.evaluated_runs(config) else [],
+        haa_paths.summary(config),
 
 
 rule haa_xgboost:
@@ -59,7 +59,9 @@ rule haa_xgboost:
     log:
         paths.analysis_log_pattern(config, "haa", "xgboost_{run}_size{size}_seed{seed}"),
     benchmark:
-        paths.analysis_benchmark_pattern(config, "haa", "xgboost_{run}_size{size}_seed{seed}")
+        paths.analysis_benchmark_pattern(
+            config, "haa", "xgboost", "xgboost_{run}_size{size}_seed{seed}"
+        )
     threads: 2
     resources:
         runtime=60,
@@ -120,7 +122,9 @@ rule haa_spanet:
     log:
         paths.analysis_log_pattern(config, "haa", "spanet_{run}_size{size}_seed{seed}"),
     benchmark:
-        paths.analysis_benchmark_pattern(config, "haa", "spanet_{run}_size{size}_seed{seed}")
+        paths.analysis_benchmark_pattern(
+            config, "haa", "spanet", "spanet_{run}_size{size}_seed{seed}"
+        )
     threads: 2
     resources:
         runtime=240,
@@ -202,6 +206,38 @@ rule haa_summary:
         " --metrics {input.metrics:q} --limits {input.limits:q} --curves {input.curves:q}"
         " --settings {params.settings:q} --summary {output.summary:q} --plots {params.plots:q}"
         " > {log:q} 2>&1"
+
+
+if not haa_paths.evaluated_runs(config):
+
+    ruleorder: haa_status > haa_summary
+
+    rule haa_status:
+        """summary.md and status.json (`insufficient_events`, with the selected events per
+        sample) when no run can be compared (analyses/haa/status.py); replaces haa_summary.
+
+        Wildcards: none.
+        """
+        input:
+            cutflow=haa_paths.cutflow(config),
+        params:
+            classes=lambda wc: json.dumps(
+                config["datasets"][config["analyses"]["haa"]["dataset"]].get("classes") or []
+            ),
+        output:
+            summary=haa_paths.summary(config),
+            status=haa_paths.status(config),
+        log:
+            paths.analysis_log_pattern(config, "haa", "status"),
+        benchmark:
+            paths.analysis_benchmark_pattern(config, "haa", "status")
+        resources:
+            runtime=10,
+            mem_mb=2000,
+        shell:
+            "python -m analyses.haa.status --cutflow {input.cutflow:q}"
+            " --classes {params.classes:q} --summary {output.summary:q}"
+            " --status {output.status:q} > {log:q} 2>&1"
 
 
 rule haa_cutflow:

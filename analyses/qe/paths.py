@@ -117,5 +117,5 @@ def log(config: Mapping[str, Any], name: str) -> str:
     return paths.analysis_log_pattern(config, NAME, name)
 
 
-def benchmark(config: Mapping[str, Any], name: str) -> str:
-    return paths.analysis_benchmark_pattern(config, NAME, name)
+def benchmark(config: Mapping[str, Any], step: str, name: str | None = None) -> str:
+    return paths.analysis_benchmark_pattern(config, NAME, step, name)

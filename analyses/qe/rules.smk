@@ -133,7 +133,7 @@ rule qe_unfold_method:
     log:
         qe_paths.log(config, "unfold_{label}"),
     benchmark:
-        qe_paths.benchmark(config, "unfold_{label}")
+        qe_paths.benchmark(config, "unfold_method", "unfold_{label}")
     resources:
         runtime=120,
         mem_mb=16000,

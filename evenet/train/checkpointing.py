@@ -206,8 +206,13 @@ def restore(path: Path, model, state: RunState, options: TrainOptions) -> tuple[
     return int(saved_state["step"]), int(saved_state["epoch"])
 
 
-def export(paths: RunPaths, model, weights, options, manifest, stats, step, seconds) -> dict:
-    """The exported model (EMA weights; with validation the best ones), plot, summary.json."""
+def export(
+    paths: RunPaths, model, weights, options, manifest, stats, step, seconds, hardware=None
+) -> dict:
+    """The exported model (EMA weights; with validation the best ones), plot, summary.json.
+
+    ``hardware`` (device name, world size, bf16) is recorded for the report's provenance.
+    """
     save_checkpoint(paths.model, payload(model, stats, manifest, weights=weights))
     if paths.metrics.exists():
         validation = paths.validation if paths.validation.exists() else None
@@ -223,6 +228,7 @@ def export(paths: RunPaths, model, weights, options, manifest, stats, step, seco
         "loss_plot": str(paths.loss_plot),
         "tasks": list(model.heads.keys()),
         "finished": True,
+        **(hardware or {}),
     }
     paths.summary.write_text(json.dumps(summary, indent=1))
     return summary

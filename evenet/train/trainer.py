@@ -262,7 +262,10 @@ def train(
     tracker = state.tracker
     exported = tracker.weights if tracker.weights is not None else state.ema.shadow
     seconds = time.perf_counter() - progress.start
-    summary = checkpointing.export(paths, model, exported, options, manifest, stats, step, seconds)
+    hardware = {"device": _device_name(device), "world_size": info.world_size, "bf16": bf16}
+    summary = checkpointing.export(
+        paths, model, exported, options, manifest, stats, step, seconds, hardware
+    )
     summary.update(tracker.summary())
     summary["steps_this_call"] = step - first_step
     summary["loader_stall_fraction"] = progress.stall_fraction()
@@ -331,3 +334,10 @@ def _wrap(model: EveNet, info: distributed.DistInfo, options: TrainOptions):
         ids = [info.device.index] if info.device.type == "cuda" else None
         wrapped = DistributedDataParallel(model, device_ids=ids, find_unused_parameters=True)
     return wrapped
+
+
+def _device_name(device: torch.device) -> str:
+    """What trained, for the summary and the report: "cpu" or the CUDA device's name."""
+    if device.type == "cuda":
+        return f"cuda: {torch.cuda.get_device_name(device)}"
+    return device.type
