@@ -230,6 +230,28 @@ def test_perlmutter_packs_generate_jobs_per_node(dry_runs):
     assert "slurm_account=dummy" in output and "constraint=cpu" in output
 
 
+def test_perlmutter_profile_sizes_every_analysis_rule_and_packs_cpu_steps(dry_runs):
+    """Every analysis rule (and the report) has its SLURM request in the profile; the CPU-heavy
+    analysis steps are bundled into node jobs that fit one CPU node (256 hardware threads,
+    512 GB)."""
+    import yaml
+
+    output, _ = dry_runs("perlmutter")
+    profile = yaml.safe_load((REPO / "profiles/perlmutter/config.yaml").read_text())
+    counts = job_counts(output)
+    prefixes = tuple(f"{name}_" for name in ("qe", "haa", "anomaly"))
+    analysis_rules = {r for r in counts if r.startswith(prefixes) and not r.endswith("_all")}
+    assert analysis_rules and analysis_rules | {"report", "sample"} <= set(profile["set-resources"])
+    defaults = profile["default-resources"]
+    for rule, group in profile["groups"].items():
+        size = profile["group-components"][group]
+        resources = {**defaults, **profile["set-resources"].get(rule, {})}
+        assert size * resources["cpus_per_task"] <= 256, rule
+        assert size * resources["mem_mb"] <= 512_000, rule
+        if rule != "generate":
+            assert output.count(f"Group job {group}") == math.ceil(counts[rule] / size), rule
+
+
 def test_every_scheduled_command_parses_with_the_cli(dry_runs):
     """Guards against a rule passing an option the `evenet` CLI does not have (a dry run
     alone would not notice)."""
