@@ -28,22 +28,11 @@ import pyarrow.parquet as pq
 import yaml
 
 from evenet.config import default_config_path, load_config, shard_events, shards, validate
+from evenet.report.dry_run import job_counts
 
 REPO = Path(__file__).resolve().parent.parent
 NODE_CORES = 128  # Perlmutter CPU node: 2 x 64-core EPYC 7763 (256 hardware threads)
 GPUS_PER_NODE = 4
-
-
-def job_stats(text: str) -> dict[str, int]:
-    table = text.split("Job stats:", 1)[1]
-    counts = {}
-    for line in table.splitlines()[3:]:
-        match = re.fullmatch(r"(\w+)\s+(\d+)", line.strip())
-        if not match:
-            break
-        counts[match[1]] = int(match[2])
-    counts.pop("total", None)
-    return counts
 
 
 def commands_of(text: str, command: str) -> list[list[str]]:
@@ -106,7 +95,7 @@ def main() -> None:
     args = parser.parse_args()
 
     text = Path(args.dry_run).read_text()
-    counts = job_stats(text)
+    counts = job_counts(text)
     local = validate(load_config([default_config_path()]))
     full = validate(load_config([default_config_path(), REPO / "config" / "perlmutter.yaml"]))
     profile = yaml.safe_load((REPO / "profiles/perlmutter/config.yaml").read_text())

@@ -25,6 +25,7 @@ from analyses.qe import paths as qe_paths
 from evenet import job_options as jo
 from evenet import paths
 from evenet.config import load_config, samples, shards
+from evenet.report.dry_run import job_counts
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -107,19 +108,6 @@ def dry_runs(tmp_path_factory):
         return cache[profile]
 
     return get
-
-
-def job_counts(output: str) -> dict[str, int]:
-    """The 'Job stats' table of a dry run as {rule: count} (without the total)."""
-    table = output.split("Job stats:", 1)[1]
-    counts = {}
-    for line in table.splitlines()[3:]:
-        match = re.fullmatch(r"(\w+)\s+(\d+)", line.strip())
-        if not match:
-            break
-        counts[match[1]] = int(match[2])
-    counts.pop("total", None)
-    return counts
 
 
 def shell_commands(output: str) -> list[str]:
