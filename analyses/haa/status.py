@@ -28,7 +28,7 @@ def status(cutflow: pd.DataFrame, classes: list[str]) -> dict:
     return {
         "status": "insufficient_events",
         "reason": (
-            "no run of analyses.haa trains on selected events of a dataset with a signal and a "
+            "No run of analyses.haa trains on selected events of a dataset with a signal and a "
             f"background class (the dataset's classes: {classes or 'one per process'}): "
             "nothing to compare methods on"
         ),

@@ -6,6 +6,6 @@ curves; and provenance: code version, config fingerprints, seeds, package versio
 per-stage wall time and memory from the workflow's benchmark files.
 
 Modules: benchmarks (the per-stage budget), provenance (code, config, packages, devices),
-collect (what the output directory holds), render (Markdown and HTML), build (the entry point
-of `evenet report`).
+collect (what the output directory holds), sections (the page's sections in Markdown), render
+(Markdown and HTML), build (writes the folder), dry_run (a dry run's job counts), cli.
 """

@@ -65,9 +65,12 @@ def read_job(path: Path, stage: str) -> Job:
     if not rows or "s" not in rows[-1]:
         raise EvenetError(f"benchmark {path} has no row with a column 's' (not Snakemake's TSV)")
     row = rows[-1]
+    seconds = _number(row["s"])
+    if not math.isfinite(seconds) or seconds < 0:
+        raise EvenetError(f"benchmark {path}: its wall time s = {row['s']!r} is not a number")
     return Job(
         stage=stage,
-        seconds=_number(row["s"]),
+        seconds=seconds,
         cpu_seconds=_number(row.get("cpu_time")),
         max_rss_mb=_number(row.get("max_rss")),
         end=path.stat().st_mtime,

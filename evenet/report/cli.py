@@ -22,11 +22,17 @@ def register(commands) -> None:
 
 def run_report(args) -> int:
     from evenet import job_options
-    from evenet.config import default_config_path, load_config, validate
+    from evenet.config import ConfigError, default_config_path, load_config, validate
     from evenet.report.build import write_report
 
     if args.options:
-        config = job_options.parse(args.options)["config"]
+        options = job_options.parse(args.options)
+        if not isinstance(options.get("config"), dict):
+            raise ConfigError(
+                '--options of `evenet report` must be {"config": {...}}, the resolved config '
+                "(evenet.job_options.report); by hand use --config FILES instead"
+            )
+        config = validate(options["config"])
     else:
         config = validate(load_config(args.config or [default_config_path()]))
     index = write_report(config, Path(args.output) if args.output else None)

@@ -49,3 +49,9 @@ def test_missing_folder_is_no_jobs_and_a_foreign_tsv_is_an_error(tmp_path):
     (tmp_path / "x" / "table.tsv").write_text("a\tb\n1\t2\n")
     with pytest.raises(EvenetError, match="no row with a column 's'"):
         benchmarks.read_jobs(tmp_path, [])
+
+
+def test_a_wall_time_that_is_not_a_number_is_an_error(tmp_path):
+    benchmark(tmp_path / "stats" / "a.tsv", "nan", "1", "1", end=10.0)
+    with pytest.raises(EvenetError, match="is not a number"):
+        benchmarks.read_jobs(tmp_path, [])

@@ -40,7 +40,7 @@ def test_report_states_statuses_datasets_training_budget_and_provenance(report):
     assert "Status: **insufficient_events**" in markdown and "haa_4b_ma30: 1" in markdown
     assert "| spanet | not_run | no environment |" in markdown
     assert "not built by this run" in markdown  # no dataset exists in the fixture
-    assert "| pretrain | 20 | 1.5 | cpu | classification |" in markdown
+    assert "| pretrain | 20 | 90 s | cpu | classification |" in markdown
     assert "| generate | 2 | 1.5 | 2.0 | 1.0 |" in markdown  # wall 940->1030 s, 58 CPU-s
     assert "| qe/unfold | 2 |" in markdown
     assert "| **total** | 5 |" in markdown
@@ -71,3 +71,10 @@ def test_rewriting_replaces_the_old_report(report):
     (index.parent / "stale.txt").write_text("from an old run")
     build.write_report(config)
     assert not (index.parent / "stale.txt").exists() and index.is_file()
+
+
+def test_report_options_without_a_config_are_one_line_errors(capsys):
+    from evenet.cli import main
+
+    assert main(["report", "--options", '{"x": 1}']) == 2
+    assert 'must be {"config": {...}}' in capsys.readouterr().err
